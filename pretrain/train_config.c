@@ -1,0 +1,125 @@
+/* train_config.c — the schema of crate-pretrain's config and the rules that
+ * span keys (see train_config.h).
+ *
+ * The table is the single description of every key: the engine loads, checks,
+ * emits and documents the config from it. Ranges are the widest values the
+ * code can run with, not the recommended ones; the rules that need two keys
+ * (dim vs heads, lr vs min_lr, warmup vs steps) are checked after loading,
+ * and name both keys with where their values came from.
+ */
+#include "pretrain/train_config.h"
+
+#include "src/error.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#define BIG 9007199254740991.0 /* 2^53 - 1: the largest integer a double bound holds exactly */
+
+#define KEY(sec, name, type, def, lo, hi, choices, help) \
+    { #sec, #name, type, offsetof(train_config, sec.name), def, lo, hi, choices, help }
+#define KEY_INT(sec, name, def, lo, hi, help) KEY(sec, name, CONFIG_INT, def, lo, hi, NULL, help)
+#define KEY_FLOAT(sec, name, def, lo, hi, help) KEY(sec, name, CONFIG_FLOAT, def, lo, hi, NULL, help)
+#define KEY_BOOL(sec, name, def, help) KEY(sec, name, CONFIG_BOOL, def, 0, 0, NULL, help)
+#define KEY_STRING(sec, name, def, help) KEY(sec, name, CONFIG_STRING, def, 0, 0, NULL, help)
+#define KEY_ENUM(sec, name, def, choices, help) KEY(sec, name, CONFIG_ENUM, def, 0, 0, choices, help)
+
+static const config_key train_schema[] = {
+    /* run: where the run writes its checkpoints, logs and resolved config, and
+     * the seed every random choice derives from (DESIGN §5). */
+    KEY_STRING(run, dir, "runs/mae", "output directory: checkpoints, logs, the resolved config"),
+    KEY_INT(run, seed, "0", 0, BIG, "seed of all randomness (init, data order, masks, augmentation)"),
+
+    /* model: the CRATE encoder and decoder (DESIGN §2): width d, K heads of
+     * width p, layer counts, and the ISTA step η and sparsity λ. */
+    KEY_INT(model, dim, "192", 1, 65536, "token width d"),
+    KEY_INT(model, heads, "3", 1, 4096, "attention heads K"),
+    KEY_INT(model, head_dim, "0", 0, 65536, "head width p; 0 means dim/heads"),
+    KEY_INT(model, depth, "6", 1, 1000, "encoder layers (MSSA + ISTA)"),
+    KEY_INT(model, decoder_depth, "4", 1, 1000, "decoder layers"),
+    KEY_INT(model, patch, "4", 1, 1024, "image patch side in pixels"),
+    KEY_FLOAT(model, eta, "0.1", 0, 100, "ISTA step size eta"),
+    KEY_FLOAT(model, lambda, "0.5", 0, 100, "ISTA sparsity lambda (0.1 classic CRATE, 0.5 CRATE-MAE)"),
+    KEY_ENUM(model, pos_embed, "sincos", "sincos|learned", "position embedding: fixed 2D sin-cos or learned"),
+    KEY_FLOAT(model, init_std, "0.02", 0, 10, "std of the normal initialisation of weight matrices"),
+
+    /* objective: which pretraining objective drives the run (DESIGN §3). */
+    KEY_ENUM(objective, name, "mae", "mae", "pretraining objective"),
+
+    /* mae: masked autoencoding; read only when objective.name is mae. */
+    KEY_FLOAT(mae, mask_ratio, "0.75", 0, 0.99, "fraction of each image's patches that are masked"),
+    KEY_ENUM(mae, encoder_input, "visible", "visible|all",
+         "encoder sees only visible patches, or all with a mask token (CRATE-MAE)"),
+    KEY_BOOL(mae, norm_pix_loss, "false", "normalise each target patch by its own mean and variance"),
+
+    /* data: shard files (DESIGN §6) and how the reader stays ahead. */
+    KEY_STRING(data, train, NULL, "training shard file"),
+    KEY_STRING(data, test, "", "evaluation shard file; empty for none"),
+    KEY_INT(data, prefetch, "2", 0, 64, "batches prepared ahead by the prefetch thread"),
+    KEY_INT(data, cache_mb, "512", 0, 1048576, "MiB of decompressed shard blocks kept in memory"),
+
+    /* optim: AdamW (decoupled weight decay) with global-norm gradient clipping. */
+    KEY_FLOAT(optim, lr, "1e-3", 0, 10, "peak learning rate, reached after warmup"),
+    KEY_FLOAT(optim, min_lr, "1e-5", 0, 10, "learning rate at the end of the cosine decay"),
+    KEY_FLOAT(optim, weight_decay, "0.05", 0, 10, "AdamW weight decay of matrices"),
+    KEY_FLOAT(optim, beta1, "0.9", 0, 0.999999, "AdamW first-moment decay"),
+    KEY_FLOAT(optim, beta2, "0.95", 0, 0.999999, "AdamW second-moment decay"),
+    KEY_FLOAT(optim, eps, "1e-8", 1e-30, 1, "AdamW denominator epsilon"),
+    KEY_FLOAT(optim, clip, "1.0", 0, 1e6, "clip the global gradient norm to this; 0 disables"),
+
+    /* schedule: the length of the run and its batch, which fix the LR curve
+     * and, with the seed, which samples every step consumes. */
+    KEY_INT(schedule, steps, "1000", 1, BIG, "total optimizer steps the LR schedule is planned for"),
+    KEY_INT(schedule, warmup_steps, "50", 0, BIG, "steps of linear LR warmup"),
+    KEY_INT(schedule, global_batch, "64", 1, 1048576, "samples per step summed over all ranks"),
+
+    /* dist: how each MPI rank uses its cores (DESIGN §9). */
+    KEY_INT(dist, threads_per_rank, "0", 0, 4096, "compute threads per rank; 0 means the node's cores / its ranks"),
+
+    /* log: progress output. */
+    KEY_INT(log, every, "10", 1, BIG, "print and record metrics every this many steps"),
+};
+
+#define TRAIN_NKEYS (sizeof train_schema / sizeof train_schema[0])
+
+static int check_heads(const train_config *cfg, const config_sources *src) {
+    const train_model_config *m = &cfg->model;
+    if (m->head_dim != 0 || m->dim % m->heads == 0) return CRATE_OK;
+    return crate_fail(CRATE_EINPUT,
+                      "model.dim = %lld (%s) is not divisible by model.heads = %lld (%s): change one of them, "
+                      "or set model.head_dim",
+                      (long long)m->dim, config_where(src, "model.dim"), (long long)m->heads,
+                      config_where(src, "model.heads"));
+}
+
+static int check_lr(const train_config *cfg, const config_sources *src) {
+    if (cfg->optim.min_lr <= cfg->optim.lr) return CRATE_OK;
+    return crate_fail(CRATE_EINPUT,
+                      "optim.min_lr = %g (%s) is above optim.lr = %g (%s): the schedule decays from lr down to min_lr",
+                      cfg->optim.min_lr, config_where(src, "optim.min_lr"), cfg->optim.lr,
+                      config_where(src, "optim.lr"));
+}
+
+static int check_warmup(const train_config *cfg, const config_sources *src) {
+    if (cfg->schedule.warmup_steps <= cfg->schedule.steps) return CRATE_OK;
+    return crate_fail(CRATE_EINPUT,
+                      "schedule.warmup_steps = %lld (%s) is more than schedule.steps = %lld (%s): shorten the "
+                      "warmup or plan more steps",
+                      (long long)cfg->schedule.warmup_steps, config_where(src, "schedule.warmup_steps"),
+                      (long long)cfg->schedule.steps, config_where(src, "schedule.steps"));
+}
+
+int train_config_load(train_config *cfg, config_sources *src, const char *path, int noverrides, char **overrides) {
+    memset(cfg, 0, sizeof *cfg);
+    int rc = config_load(train_schema, TRAIN_NKEYS, cfg, path, noverrides, overrides, src);
+    if (rc != CRATE_OK) return rc;
+    rc = check_heads(cfg, src);
+    if (rc == CRATE_OK) rc = check_lr(cfg, src);
+    if (rc == CRATE_OK) rc = check_warmup(cfg, src);
+    if (rc != CRATE_OK) config_sources_free(src);
+    return rc;
+}
+
+void train_config_help(FILE *out) { config_print_help(out, train_schema, TRAIN_NKEYS); }
+
+char *train_config_yaml(const train_config *cfg) { return config_to_yaml(train_schema, TRAIN_NKEYS, cfg); }

@@ -1,0 +1,93 @@
+/* train_config.h — the typed configuration of crate-pretrain (DESIGN §8).
+ *
+ * Defines: train_config, one nested struct per YAML section; the enums of its
+ * choice keys (their values are indices into the schema's choices, in order);
+ * train_config_load, which reads defaults, a YAML file and section.key=value
+ * overrides through the config engine (src/config.h) and then checks the
+ * rules that involve more than one key; train_config_help and
+ * train_config_yaml. Every key, its default, range and meaning is in the
+ * schema table in train_config.c, which is also what --help prints.
+ */
+#ifndef CRATE_TRAIN_CONFIG_H
+#define CRATE_TRAIN_CONFIG_H
+
+#include "src/config.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+enum train_pos_embed { TRAIN_POS_EMBED_SINCOS = 0, TRAIN_POS_EMBED_LEARNED = 1 };
+enum train_objective { TRAIN_OBJECTIVE_MAE = 0 };
+enum train_mae_input { TRAIN_MAE_INPUT_VISIBLE = 0, TRAIN_MAE_INPUT_ALL = 1 };
+
+typedef struct {
+    char dir[CONFIG_STRING_MAX];
+    int64_t seed;
+} train_run_config;
+
+typedef struct {
+    int64_t dim, heads, head_dim, depth, decoder_depth, patch;
+    double eta, lambda;
+    int pos_embed; /* enum train_pos_embed */
+    double init_std;
+} train_model_config;
+
+typedef struct {
+    int name; /* enum train_objective */
+} train_objective_config;
+
+typedef struct {
+    double mask_ratio;
+    int encoder_input; /* enum train_mae_input */
+    int norm_pix_loss;
+} train_mae_config;
+
+typedef struct {
+    char train[CONFIG_STRING_MAX], test[CONFIG_STRING_MAX];
+    int64_t prefetch, cache_mb;
+} train_data_config;
+
+typedef struct {
+    double lr, min_lr, weight_decay, beta1, beta2, eps, clip;
+} train_optim_config;
+
+typedef struct {
+    int64_t steps, warmup_steps, global_batch;
+} train_schedule_config;
+
+typedef struct {
+    int64_t threads_per_rank;
+} train_dist_config;
+
+typedef struct {
+    int64_t every;
+} train_log_config;
+
+typedef struct {
+    train_run_config run;
+    train_model_config model;
+    train_objective_config objective;
+    train_mae_config mae;
+    train_data_config data;
+    train_optim_config optim;
+    train_schedule_config schedule;
+    train_dist_config dist;
+    train_log_config log;
+} train_config;
+
+/* Loads *cfg from the defaults, the YAML file at path (NULL: none) and
+ * overrides[0..noverrides) ("model.depth=12"), then checks the cross-key
+ * rules. model.head_dim stays as configured (0 means dim/heads). On success
+ * *src says where each value came from (free with config_sources_free); on
+ * failure returns CRATE_EINPUT (CRATE_EINTERNAL if out of memory) with the
+ * message recorded and nothing to free. */
+int train_config_load(train_config *cfg, config_sources *src, const char *path, int noverrides, char **overrides);
+
+/* Every key with its type, range or choices, default and meaning. */
+void train_config_help(FILE *out);
+
+/* The resolved config as deterministic YAML (malloc'd; NULL with the message
+ * recorded on failure). Loading this text gives back the same config. */
+char *train_config_yaml(const train_config *cfg);
+
+#endif
