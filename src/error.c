@@ -24,7 +24,8 @@ int crate_fail_context(int code, const char *fmt, ...) {
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, errmsg, sizeof old);
-    snprintf(errmsg, sizeof errmsg, "%s: %s", prefix, old);
+    /* Both halves are bounded so the result always fits. */
+    snprintf(errmsg, sizeof errmsg, "%.1000s: %.1000s", prefix, old);
     return code;
 }
 
