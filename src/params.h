@@ -17,8 +17,20 @@
 #define PARAM_NAME_MAX 64
 #define PARAM_MAX_DIMS 4
 
+/* Flags: whether AdamW decays the tensor, and how param_store_initialize
+ * fills it. The usual combinations have names. */
 enum param_flags {
     PARAM_DECAY = 1u, /* AdamW applies weight decay (matrices); not LN, biases, tokens, positions */
+    PARAM_INIT_ZERO = 0u << 4,
+    PARAM_INIT_ONE = 1u << 4,
+    PARAM_INIT_XAVIER = 2u << 4, /* U(±√(6/(fan_in+fan_out))), fan_out = shape[0] */
+    PARAM_INIT_NORMAL = 3u << 4, /* N(0, init_std²) truncated at ±2 std */
+    PARAM_INIT_MASK = 0xfu << 4,
+
+    PARAM_MATRIX = PARAM_DECAY | PARAM_INIT_XAVIER,
+    PARAM_BIAS = PARAM_INIT_ZERO,
+    PARAM_GAIN = PARAM_INIT_ONE,      /* LayerNorm γ */
+    PARAM_EMBEDDING = PARAM_INIT_NORMAL, /* cls/mask tokens, learned positions */
 };
 
 typedef struct {

@@ -1,0 +1,44 @@
+/* image_encoder.c — see image_encoder.h. */
+#include "encoders/image_encoder.h"
+
+#include <string.h>
+
+#include "encoders/encoder_block.h"
+#include "src/error.h"
+
+int image_encoder_declare(image_encoder *e, param_store *ps, arena *a, const char *prefix,
+                          const image_encoder_config *cfg) {
+    int rc = patch_embed_declare(&e->embed, ps, a, prefix, &cfg->embed);
+    if (rc != CRATE_OK) return rc;
+    char buf[PARAM_NAME_MAX];
+    return encoder_stack_declare(&e->stack, ps, layer_name(buf, prefix, "layers"), cfg->depth, &cfg->block);
+}
+
+int image_encoder_alloc(image_encoder *e, arena *a, int B, int n_tok_max) {
+    int rc = patch_embed_alloc(&e->embed, a, B, n_tok_max);
+    return rc == CRATE_OK ? block_stack_alloc(&e->stack, a, B, 1 + n_tok_max) : rc;
+}
+
+void image_encoder_destroy(image_encoder *e) { block_stack_destroy(&e->stack); }
+
+void image_encoder_forward(image_encoder *e, const param_store *ps, const float *patches, const int *idx,
+                           const uint8_t *masked, int B, int n_tok) {
+    patch_embed_forward(&e->embed, ps, patches, idx, masked, B, n_tok);
+    block_stack_forward(&e->stack, ps, e->embed.tokens, B, 1 + n_tok);
+}
+
+size_t image_encoder_scratch_floats(const image_encoder *e, int B, int n_tok) {
+    size_t tokens = (size_t)B * (1 + n_tok) * e->stack.d;
+    size_t stack = block_stack_scratch_floats(&e->stack, B, 1 + n_tok);
+    size_t embed = patch_embed_scratch_floats(&e->embed, B, n_tok);
+    return tokens + (stack > embed ? stack : embed);
+}
+
+void image_encoder_backward(image_encoder *e, param_store *ps, const float *dout, const int *idx,
+                            const uint8_t *masked, int B, int n_tok, float *scratch) {
+    size_t tokens = (size_t)B * (1 + n_tok) * e->stack.d;
+    float *dtokens = scratch, *inner = scratch + tokens;
+    memset(dtokens, 0, tokens * sizeof(float));
+    block_stack_backward(&e->stack, ps, dtokens, dout, e->embed.tokens, inner, B, 1 + n_tok);
+    patch_embed_backward(&e->embed, ps, dtokens, idx, masked, B, n_tok, inner);
+}

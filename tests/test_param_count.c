@@ -1,0 +1,49 @@
+/* test_param_count.c — pins the architecture: a classification-shaped CRATE
+ * (patch 16, 224×224×3, learned positions, head = the encoder's final
+ * LayerNorm + Linear(d, 1000) on the cls token) must have exactly the
+ * parameter counts of the CRATE paper's models T/S/B/L. */
+#include "encoders/image_encoder.h"
+#include "src/error.h"
+#include "tests/check.h"
+
+static size_t count_classifier(int d, int heads, int depth) {
+    param_store ps;
+    arena a;
+    param_store_init(&ps);
+    arena_init(&a);
+    image_encoder enc;
+    image_encoder_config cfg = {
+        .embed = {.C = 3, .H = 224, .W = 224, .patch = 16, .d = d, .pos_learned = 1, .with_mask_token = 0},
+        .block = {.d = d, .heads = heads, .head_dim = d / heads, .causal = 0, .eta = 0.1f, .lambda = 0.1f},
+        .depth = depth,
+    };
+    int rc = image_encoder_declare(&enc, &ps, &a, "encoder", &cfg);
+    linear_layer head;
+    if (rc == CRATE_OK) rc = linear_layer_declare(&head, &ps, "head", d, 1000, 1);
+    CHECK(rc == CRATE_OK, "declare failed: %s", crate_errmsg());
+    size_t n = param_store_count(&ps);
+    image_encoder_destroy(&enc);
+    arena_free(&a);
+    param_store_free(&ps);
+    return n;
+}
+
+int main(void) {
+    static const struct {
+        const char *name;
+        int d, heads, depth;
+        size_t expected;
+    } sizes[] = {
+        {"CRATE-T", 384, 6, 12, 6090856},
+        {"CRATE-S", 576, 12, 12, 13116328},
+        {"CRATE-B", 768, 12, 12, 22796008},
+        {"CRATE-L", 1024, 16, 24, 77641192},
+    };
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        size_t n = count_classifier(sizes[i].d, sizes[i].heads, sizes[i].depth);
+        printf("%s (d=%d, heads=%d, depth=%d): %zu parameters\n", sizes[i].name, sizes[i].d, sizes[i].heads,
+               sizes[i].depth, n);
+        CHECK(n == sizes[i].expected, "%s has %zu parameters, expected %zu", sizes[i].name, n, sizes[i].expected);
+    }
+    return check_finish();
+}
