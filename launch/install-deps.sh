@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# install-deps.sh — installs the Debian packages crate builds, tests and trains
+# with. Non-interactive and idempotent: packages already present are not asked
+# for again, so a second run needs no network at all.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config gzip
+  libopenmpi-dev openmpi-bin        # MPI ranks
+  libopenblas-dev                   # sgemm
+  liblz4-dev libyaml-dev            # shards and checkpoints; configs
+  dataset-fashion-mnist             # the image data (DESIGN §11)
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq -o DPkg::Lock::Timeout=600
+$sudo apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=600 "${missing[@]}" >/dev/null
+echo "install-deps: done"

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# test.sh — installs the dependencies, builds crate and runs the whole test
+# suite with ctest; then builds again with AddressSanitizer + UBSan and runs
+# the unit tests there (set CRATE_SKIP_SANITIZE=1 to skip that second pass).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/launch/install-deps.sh"
+
+# Tests that start several ranks run as root in CI and oversubscribe 2 cores.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_rmaps_base_oversubscribe=1
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+
+"$root/launch/build.sh" "$root/build"
+(cd "$root/build" && ctest --output-on-failure --timeout 600)
+
+if [ "${CRATE_SKIP_SANITIZE:-0}" != 1 ]; then
+  echo "== the same tests under AddressSanitizer + UndefinedBehaviorSanitizer =="
+  "$root/launch/build.sh" "$root/build-asan" -DCRATE_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  # Open MPI's own allocations are reported as leaks by LeakSanitizer; the
+  # project's leaks are checked in the unit tests, which never start MPI.
+  (cd "$root/build-asan" && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure --timeout 900 -E "^test_.*_mpi")
+fi

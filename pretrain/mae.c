@@ -1,0 +1,226 @@
+/* mae.c — the CRATE-MAE objective: masked autoencoding of image patches.
+ *
+ * For every sample a random subset of (1 − mask_ratio)·n patches is kept,
+ * drawn from the counter-based stream (seed, epoch, sample id, RNG_MASK), so a
+ * sample's mask does not depend on which rank or batch slot it lands in.
+ * encoder_input = visible: the encoder sees cls + kept patches (standard MAE);
+ * the decoder puts mask tokens where patches were dropped.
+ * encoder_input = all: the encoder sees every patch, masked ones replaced by
+ * a mask token (as in the CRATE-MAE paper); the decoder takes the whole sequence.
+ * Loss: mean squared error over the pixels of masked patches only,
+ *   L = Σ_{masked (b,j)} ‖pred_bj − target_bj‖² / (#masked · P),
+ * with targets optionally normalised per patch (norm_pix_loss).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/loader.h"
+#include "decoders/pixel_decoder.h"
+#include "encoders/image_encoder.h"
+#include "pretrain/objective.h"
+#include "src/error.h"
+#include "src/kernels.h"
+#include "src/rng.h"
+
+typedef struct {
+    int B, num_patches, n_keep, n_tok, patch_dim, encode_all, norm_pix;
+    uint64_t seed;
+    arena arena;
+    image_encoder enc;
+    pixel_decoder dec;
+    float *patches;    /* (B, num_patches, P) */
+    float *target;     /* (B·(1+num_patches), P), row 0 of a sample unused */
+    float *row_weight; /* (B·(1+num_patches)): 1 = masked patch, scored */
+    int *enc_idx;      /* (B, n_tok) patch index of each encoder token */
+    uint8_t *enc_masked; /* (B, n_tok) encode_all: 1 = mask token */
+    int *dec_src;      /* (B, num_patches) encoder row of each patch or −1 */
+    int *order;        /* (num_patches) shuffle buffer */
+    uint8_t *keep;     /* (num_patches) 1 = patch kept visible */
+    float *dpred, *denc, *scratch;
+    double flops;
+} mae_state;
+
+/* Marks the kept patches of one sample: a partial Fisher–Yates shuffle of the
+ * patch indices; the first n_keep are kept. keep[j] = 1 for kept patches. */
+static void draw_mask(mae_state *m, const image_batch *batch, int b, uint8_t *keep) {
+    rng_stream s = rng_stream_make(m->seed, batch->epochs[b], batch->sample_ids[b], RNG_MASK);
+    for (int j = 0; j < m->num_patches; j++) m->order[j] = j;
+    for (int j = 0; j < m->n_keep; j++) {
+        int k = j + (int)rng_below(&s, (uint32_t)(m->num_patches - j));
+        int t = m->order[j];
+        m->order[j] = m->order[k];
+        m->order[k] = t;
+    }
+    memset(keep, 0, (size_t)m->num_patches);
+    for (int j = 0; j < m->n_keep; j++) keep[m->order[j]] = 1;
+}
+
+/* Fills the encoder's token list, the decoder's source rows and the loss
+ * weights of sample b from its mask. Kept patches stay in ascending order. */
+static void route_tokens(mae_state *m, int b, const uint8_t *keep) {
+    int np = m->num_patches, *idx = m->enc_idx + (size_t)b * m->n_tok, *src = m->dec_src + (size_t)b * np;
+    float *w = m->row_weight + (size_t)b * (1 + np);
+    w[0] = 0.0f;
+    for (int j = 0, t = 0; j < np; j++) {
+        w[1 + j] = keep[j] ? 0.0f : 1.0f;
+        if (m->encode_all) {
+            idx[j] = j;
+            m->enc_masked[(size_t)b * np + j] = !keep[j];
+            src[j] = 1 + j;
+        } else if (keep[j]) {
+            idx[t] = j;
+            src[j] = 1 + t++;
+        } else {
+            src[j] = -1;
+        }
+    }
+}
+
+/* target row of patch j = its pixels, or (x − mean)/√(var + 1e-6) per patch. */
+static void fill_targets(mae_state *m, int b) {
+    int np = m->num_patches, P = m->patch_dim;
+    for (int j = 0; j < np; j++) {
+        const float *x = m->patches + ((size_t)b * np + j) * P;
+        float *t = m->target + ((size_t)b * (1 + np) + 1 + j) * P;
+        if (!m->norm_pix) {
+            memcpy(t, x, (size_t)P * sizeof(float));
+            continue;
+        }
+        double mean = 0, var = 0;
+        for (int i = 0; i < P; i++) mean += x[i];
+        mean /= P;
+        for (int i = 0; i < P; i++) var += (x[i] - mean) * (x[i] - mean);
+        var /= P - 1 > 0 ? P - 1 : 1; /* unbiased, as the MAE reference */
+        float rs = (float)(1.0 / sqrt(var + 1e-6));
+        for (int i = 0; i < P; i++) t[i] = (float)(x[i] - mean) * rs;
+    }
+}
+
+static int mae_forward_backward(objective *o, param_store *ps, const void *batch_ptr, double *loss) {
+    mae_state *m = o->state;
+    const image_batch *batch = batch_ptr;
+    int B = batch->n, np = m->num_patches, P = m->patch_dim, rows = B * (1 + np);
+    if (B > m->B) return crate_fail(CRATE_EINTERNAL, "mae: batch of %d exceeds the %d it was built for", B, m->B);
+    patchify_images(m->patches, batch->pixels, B, batch->C, batch->H, batch->W, m->enc.embed.patch);
+    for (int b = 0; b < B; b++) {
+        draw_mask(m, batch, b, m->keep);
+        route_tokens(m, b, m->keep);
+        fill_targets(m, b);
+    }
+    const uint8_t *masked = m->encode_all ? m->enc_masked : NULL;
+    image_encoder_forward(&m->enc, ps, m->patches, m->enc_idx, masked, B, m->n_tok);
+    const float *encoding = m->enc.stack.final_ln.out;
+    pixel_decoder_forward(&m->dec, ps, encoding, m->dec_src, B, 1 + m->n_tok);
+    const float *pred = m->dec.head.out;
+    *loss = mse_forward(pred, m->target, m->row_weight, rows, P);
+
+    memset(m->dpred, 0, (size_t)rows * P * sizeof(float));
+    mse_backward(m->dpred, pred, m->target, m->row_weight, rows, P, 1.0f);
+    memset(m->denc, 0, (size_t)B * (1 + m->n_tok) * m->enc.stack.d * sizeof(float));
+    pixel_decoder_backward(&m->dec, ps, m->denc, m->dpred, m->dec_src, B, 1 + m->n_tok, m->scratch);
+    image_encoder_backward(&m->enc, ps, m->denc, m->enc_idx, masked, B, m->n_tok, m->scratch);
+    return CRATE_OK;
+}
+
+/* 2·M·K·N per GEMM, ×3 for forward + two backward GEMMs (weights and inputs). */
+static double stack_flops(int depth, double M, double d, double inner, double B, double N, double heads, double p,
+                          int encoder) {
+    double proj = 2 * M * d * inner * 2;                /* U and O */
+    double attn = 2 * B * heads * N * N * p * 2;        /* W Wᵀ and A W */
+    double square = 2 * M * d * d * (encoder ? 2 : 1);  /* ISTA: two d×d GEMMs; decoder: E */
+    return depth * 3.0 * (proj + attn + square);
+}
+
+static double mae_flops(const objective *o) { return ((const mae_state *)o->state)->flops; }
+
+static void mae_destroy(objective *o) {
+    mae_state *m = o->state;
+    image_encoder_destroy(&m->enc);
+    pixel_decoder_destroy(&m->dec);
+    arena_free(&m->arena);
+    free(m);
+    free(o);
+}
+
+static const objective_ops mae_ops = {"mae", OBJECTIVE_INPUT_IMAGES, mae_forward_backward, mae_flops, mae_destroy};
+
+static int mae_declare(mae_state *m, const train_config *cfg, const data_shape *shape, param_store *ps) {
+    int d = (int)cfg->model.dim, heads = (int)cfg->model.heads;
+    int head_dim = cfg->model.head_dim > 0 ? (int)cfg->model.head_dim : d / heads;
+    int learned = cfg->model.pos_embed == TRAIN_POS_EMBED_LEARNED;
+    image_encoder_config ec = {
+        .embed = {shape->channels, shape->height, shape->width, (int)cfg->model.patch, d, learned, m->encode_all},
+        .block = {d, heads, head_dim, 0, (float)cfg->model.eta, (float)cfg->model.lambda},
+        .depth = (int)cfg->model.depth,
+    };
+    int rc = image_encoder_declare(&m->enc, ps, &m->arena, "encoder", &ec);
+    if (rc != CRATE_OK) return rc;
+    const patch_embed *pe = &m->enc.embed;
+    pixel_decoder_config dc = {
+        .block = ec.block, .depth = (int)cfg->model.decoder_depth, .grid_h = pe->grid_h, .grid_w = pe->grid_w,
+        .patch_dim = pe->patch_dim, .pos_learned = learned, .with_mask_token = !m->encode_all,
+    };
+    rc = pixel_decoder_declare(&m->dec, ps, &m->arena, "decoder", &dc);
+    if (rc != CRATE_OK) return rc;
+    double B = m->B, Ne = 1 + m->n_tok, Nd = 1 + pe->num_patches, inner = (double)heads * head_dim;
+    m->flops = stack_flops(ec.depth, B * Ne, d, inner, B, Ne, heads, head_dim, 1) +
+               stack_flops(dc.depth, B * Nd, d, inner, B, Nd, heads, head_dim, 0) +
+               3.0 * 2 * B * m->n_tok * pe->patch_dim * d + 3.0 * 2 * B * Nd * d * pe->patch_dim;
+    return CRATE_OK;
+}
+
+static int mae_alloc(mae_state *m) {
+    int B = m->B, np = m->num_patches, P = m->patch_dim, d = m->enc.stack.d;
+    int rc = image_encoder_alloc(&m->enc, &m->arena, B, m->n_tok);
+    if (rc == CRATE_OK) rc = pixel_decoder_alloc(&m->dec, &m->arena, B);
+    if (rc != CRATE_OK) return rc;
+    size_t enc_s = image_encoder_scratch_floats(&m->enc, B, m->n_tok);
+    size_t dec_s = pixel_decoder_scratch_floats(&m->dec, B);
+    arena *a = &m->arena;
+    m->patches = arena_floats(a, (size_t)B * np * P);
+    m->target = arena_floats(a, (size_t)B * (1 + np) * P);
+    m->row_weight = arena_floats(a, (size_t)B * (1 + np));
+    m->enc_idx = arena_ints(a, (size_t)B * m->n_tok);
+    m->enc_masked = arena_bytes(a, (size_t)B * np);
+    m->dec_src = arena_ints(a, (size_t)B * np);
+    m->order = arena_ints(a, (size_t)np);
+    m->keep = arena_bytes(a, (size_t)np);
+    m->dpred = arena_floats(a, (size_t)B * (1 + np) * P);
+    m->denc = arena_floats(a, (size_t)B * (1 + m->n_tok) * d);
+    m->scratch = arena_floats(a, enc_s > dec_s ? enc_s : dec_s);
+    return m->scratch ? CRATE_OK : CRATE_EINTERNAL;
+}
+
+/* Declares the model's tensors in ps and sizes every activation for `batch`
+ * samples once; parameter memory itself is allocated later by the caller. */
+int mae_objective_create(objective **out, const train_config *cfg, const data_shape *shape, int batch, param_store *ps) {
+    objective *o = crate_calloc(1, sizeof *o, "objective");
+    mae_state *m = crate_calloc(1, sizeof *m, "mae state");
+    if (!o || !m) {
+        free(o);
+        free(m);
+        return CRATE_EINTERNAL;
+    }
+    o->ops = &mae_ops;
+    o->state = m;
+    arena_init(&m->arena);
+    m->B = batch;
+    m->seed = (uint64_t)cfg->run.seed;
+    m->encode_all = cfg->mae.encoder_input == TRAIN_MAE_INPUT_ALL;
+    m->norm_pix = cfg->mae.norm_pix_loss;
+    int p = (int)cfg->model.patch;
+    m->num_patches = p > 0 ? (shape->height / p) * (shape->width / p) : 0;
+    m->patch_dim = p * p * shape->channels;
+    m->n_keep = (int)(m->num_patches * (1.0 - cfg->mae.mask_ratio));
+    if (m->n_keep < 1) m->n_keep = 1;
+    m->n_tok = m->encode_all ? m->num_patches : m->n_keep;
+    int rc = mae_declare(m, cfg, shape, ps);
+    if (rc == CRATE_OK) rc = mae_alloc(m);
+    if (rc != CRATE_OK) {
+        mae_destroy(o);
+        return rc;
+    }
+    *out = o;
+    return CRATE_OK;
+}

@@ -1,0 +1,189 @@
+/* trainer.c — see trainer.h. One step s (0-based):
+ *   g   = (1/W) Σ_ranks ∇L_rank(batch_s)          (each rank's mean loss; equal shares of G)
+ *   g  ← g · min(1, clip / ‖g‖)
+ *   θ  ← AdamW(θ, g, lr(s), t = s + 1)
+ */
+#include "pretrain/trainer.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "data/loader.h"
+#include "pretrain/objective.h"
+#include "src/error.h"
+#include "src/fs.h"
+#include "src/metrics.h"
+#include "src/optim.h"
+#include "src/param_init.h"
+#include "src/weights_file.h"
+
+struct trainer {
+    const train_config *cfg;
+    const comm_info *comm;
+    image_loader *loader;
+    objective *obj;
+    param_store ps;
+    float *adam_m, *adam_v;
+    FILE *metrics;
+    char run_dir[CONFIG_STRING_MAX];
+    int local_batch;
+};
+
+int trainer_threads(int64_t requested, const comm_info *comm) {
+    if (requested > 0) return (int)requested;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int t = (int)(cores / (comm->local_world > 0 ? comm->local_world : 1));
+    return t > 0 ? t : 1;
+}
+
+static int open_loader(trainer *t, const config_sources *src) {
+    const train_config *cfg = t->cfg;
+    int64_t G = cfg->schedule.global_batch;
+    if (G % t->comm->world != 0)
+        return crate_fail(CRATE_EINPUT, "%s: schedule.global_batch = %lld does not divide among %d ranks "
+                          "(choose a multiple of %d)", config_where(src, "schedule.global_batch"), (long long)G,
+                          t->comm->world, t->comm->world);
+    t->local_batch = (int)(G / t->comm->world);
+    image_loader_config lc = {
+        .seed = (uint64_t)cfg->run.seed, .global_batch = G, .rank_offset = (int64_t)t->comm->rank * t->local_batch,
+        .local_batch = t->local_batch, .first_step = 0, .prefetch = (int)cfg->data.prefetch, .shuffle = 1,
+        .cache_bytes = (size_t)cfg->data.cache_mb << 20,
+    };
+    int rc = image_loader_open(&t->loader, cfg->data.train, &lc);
+    if (rc != CRATE_OK)
+        return crate_fail_context(rc, "%s: data.train (create the shards with `crate-data fashion-mnist DIR`)",
+                                  config_where(src, "data.train"));
+    return CRATE_OK;
+}
+
+static int build_model(trainer *t) {
+    data_shape shape;
+    image_loader_shape(t->loader, &shape.channels, &shape.height, &shape.width);
+    param_store_init(&t->ps);
+    int rc = objective_create(&t->obj, t->cfg, &shape, t->local_batch, &t->ps);
+    if (rc == CRATE_OK) rc = param_store_alloc(&t->ps);
+    if (rc != CRATE_OK) return rc;
+    param_store_initialize(&t->ps, (uint64_t)t->cfg->run.seed, (float)t->cfg->model.init_std);
+    t->adam_m = crate_aligned_zalloc(t->ps.total * sizeof(float), "AdamW first moments");
+    t->adam_v = crate_aligned_zalloc(t->ps.total * sizeof(float), "AdamW second moments");
+    return t->adam_m && t->adam_v ? CRATE_OK : CRATE_EINTERNAL;
+}
+
+static int open_metrics(trainer *t) {
+    snprintf(t->run_dir, sizeof t->run_dir, "%s", t->cfg->run.dir);
+    if (t->comm->rank != 0) return CRATE_OK;
+    int rc = fs_mkdir_p(t->run_dir);
+    if (rc != CRATE_OK) return crate_fail_context(rc, "run.dir");
+    char path[CONFIG_STRING_MAX + 32];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", t->run_dir);
+    t->metrics = fopen(path, "w");
+    return t->metrics ? CRATE_OK : crate_fail(CRATE_EINPUT, "run.dir: cannot write '%s'", path);
+}
+
+int trainer_setup(trainer **out, const train_config *cfg, const config_sources *src, const comm_info *comm) {
+    trainer *t = crate_calloc(1, sizeof *t, "trainer");
+    if (!t) return CRATE_EINTERNAL;
+    t->cfg = cfg;
+    t->comm = comm;
+    *out = t;
+    int threads = trainer_threads(cfg->dist.threads_per_rank, comm);
+    omp_set_num_threads(threads);
+    openblas_set_num_threads(threads);
+    int rc = open_loader(t, src);
+    if (rc == CRATE_OK) rc = build_model(t);
+    if (rc == CRATE_OK) rc = open_metrics(t);
+    if (rc == CRATE_OK && comm->rank == 0)
+        printf("crate-pretrain: %s objective, %zu parameters, %d ranks x %d threads, batch %lld (%d per rank), "
+               "%llu training samples, OpenBLAS core %s\n",
+               t->obj->ops->name, param_store_count(&t->ps), comm->world, threads,
+               (long long)cfg->schedule.global_batch, t->local_batch,
+               (unsigned long long)image_loader_dataset_size(t->loader), openblas_get_corename());
+    return rc;
+}
+
+/* Sums gradients and the loss over ranks and divides by the rank count. */
+static double average_across_ranks(trainer *t, double loss) {
+    if (t->comm->world == 1) return loss;
+    comm_sum_floats(t->ps.grad, t->ps.total);
+    float inv = 1.0f / (float)t->comm->world;
+    for (size_t i = 0; i < t->ps.total; i++) t->ps.grad[i] *= inv;
+    return comm_sum_double(loss) / t->comm->world;
+}
+
+typedef struct {
+    double loss_sum, start, window_start;
+    int64_t window_steps;
+} progress;
+
+static int report(trainer *t, progress *p, int64_t step, double lr, double norm) {
+    const train_config *cfg = t->cfg;
+    double now = fs_now(), window = now - p->window_start;
+    double ms = 1e3 * window / (double)p->window_steps;
+    metrics_record r = {
+        .step = step + 1, .total_steps = cfg->schedule.steps, .loss = p->loss_sum / (double)p->window_steps,
+        .lr = lr, .grad_norm = norm,
+        .samples_per_s = (double)cfg->schedule.global_batch * (double)p->window_steps / window,
+        .ms_per_step = ms, .gflops = t->obj->ops->flops_per_batch(t->obj) * t->comm->world / (ms * 1e6),
+        .elapsed_s = now - p->start, .eta_s = (double)(cfg->schedule.steps - step - 1) * (now - p->start) / (double)(step + 1),
+    };
+    p->loss_sum = 0;
+    p->window_steps = 0;
+    p->window_start = now;
+    if (t->comm->rank != 0) return CRATE_OK;
+    metrics_print_progress(stdout, &r, "img");
+    return metrics_write_json(t->metrics, &r);
+}
+
+int trainer_train(trainer *t) {
+    const train_config *cfg = t->cfg;
+    adamw_config opt = {(float)cfg->optim.beta1, (float)cfg->optim.beta2, (float)cfg->optim.eps,
+                        (float)cfg->optim.weight_decay};
+    lr_schedule sched = {(float)cfg->optim.lr, (float)cfg->optim.min_lr, cfg->schedule.warmup_steps,
+                         cfg->schedule.steps};
+    progress p = {0, fs_now(), fs_now(), 0};
+    for (int64_t step = 0; step < cfg->schedule.steps; step++) {
+        const image_batch *batch;
+        int rc = image_loader_next(t->loader, &batch);
+        if (rc != CRATE_OK) return rc;
+        param_store_zero_grad(&t->ps);
+        double loss;
+        rc = t->obj->ops->forward_backward(t->obj, &t->ps, batch, &loss);
+        if (rc != CRATE_OK) return rc;
+        loss = average_across_ranks(t, loss);
+        if (!isfinite(loss))
+            return crate_fail(CRATE_EINPUT, "step %lld: the loss is %g; lower optim.lr or raise schedule.warmup_steps",
+                              (long long)step + 1, loss);
+        double norm = sqrt(grad_sum_squares(t->ps.grad, t->ps.total));
+        grad_clip(t->ps.grad, t->ps.total, norm, (float)cfg->optim.clip);
+        float lr = lr_schedule_at(&sched, step);
+        adamw_step_range(&t->ps, t->adam_m, t->adam_v, 0, t->ps.total, step + 1, lr, &opt);
+        p.loss_sum += loss;
+        p.window_steps++;
+        if ((step + 1) % cfg->log.every == 0 || step + 1 == cfg->schedule.steps) {
+            rc = report(t, &p, step, lr, norm);
+            if (rc != CRATE_OK) return rc;
+        }
+    }
+    if (t->comm->rank != 0) return CRATE_OK;
+    char path[CONFIG_STRING_MAX + 32];
+    snprintf(path, sizeof path, "%s/weights.crw", t->run_dir);
+    int rc = weights_save(path, &t->ps);
+    if (rc == CRATE_OK) printf("crate-pretrain: wrote %s and %s/metrics.jsonl\n", path, t->run_dir);
+    return rc;
+}
+
+void trainer_destroy(trainer *t) {
+    if (!t) return;
+    image_loader_close(t->loader);
+    objective_destroy(t->obj);
+    param_store_free(&t->ps);
+    free(t->adam_m);
+    free(t->adam_v);
+    if (t->metrics) fclose(t->metrics);
+    free(t);
+}

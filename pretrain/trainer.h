@@ -1,0 +1,26 @@
+/* trainer.h — the training loop of crate-pretrain, the same for every
+ * objective: batches by global step from the loader, the objective's forward
+ * and backward, gradients summed across ranks and averaged, global-norm
+ * clipping, the cosine LR schedule, AdamW, progress lines and metrics.jsonl,
+ * and the final weights.
+ *
+ * trainer_setup can fail on one rank only (a missing file): the caller agrees
+ * on its status across ranks before anything collective. trainer_train fails
+ * only locally and late (a damaged block mid-run): the caller aborts the job.
+ */
+#ifndef CRATE_TRAINER_H
+#define CRATE_TRAINER_H
+
+#include "pretrain/train_config.h"
+#include "src/comm.h"
+
+typedef struct trainer trainer;
+
+int trainer_setup(trainer **out, const train_config *cfg, const config_sources *src, const comm_info *comm);
+int trainer_train(trainer *t);
+void trainer_destroy(trainer *t);
+
+/* OpenMP and OpenBLAS threads per rank: requested, or cores / ranks on this node. */
+int trainer_threads(int64_t requested, const comm_info *comm);
+
+#endif

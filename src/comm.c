@@ -1,0 +1,74 @@
+/* comm.c — see comm.h. */
+#include "src/comm.h"
+
+#include <limits.h>
+#include <mpi.h>
+#include <stdio.h>
+
+#include "src/error.h"
+
+int comm_init(int *argc, char ***argv, comm_info *c) {
+    int provided;
+    /* FUNNELED: only the main thread calls MPI; the prefetch thread never does. */
+    if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
+        return crate_fail(CRATE_EINTERNAL, "MPI_Init_thread failed");
+    MPI_Comm_rank(MPI_COMM_WORLD, &c->rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &c->world);
+    MPI_Comm node;
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &node);
+    MPI_Comm_rank(node, &c->local_rank);
+    MPI_Comm_size(node, &c->local_world);
+    MPI_Comm_free(&node);
+    return CRATE_OK;
+}
+
+void comm_finalize(void) { MPI_Finalize(); }
+
+int comm_agree(int status) {
+    int worst = status;
+    MPI_Allreduce(&status, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    return worst;
+}
+
+int comm_agree_report(const comm_info *c, const char *tool, int status) {
+    int rank0 = status;
+    MPI_Bcast(&rank0, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (status != CRATE_OK && (c->rank == 0 || rank0 == CRATE_OK)) {
+        if (c->world > 1)
+            fprintf(stderr, "%s: rank %d: %s\n", tool, c->rank, crate_errmsg());
+        else
+            fprintf(stderr, "%s: %s\n", tool, crate_errmsg());
+        fflush(stderr);
+    }
+    return comm_agree(status);
+}
+
+_Noreturn void comm_abort(const comm_info *c, const char *tool, int code) {
+    fprintf(stderr, "%s: rank %d: %s\n", tool, c->rank, crate_errmsg());
+    fflush(stderr);
+    MPI_Abort(MPI_COMM_WORLD, code ? code : CRATE_EINTERNAL);
+    for (;;) {
+    }
+}
+
+void comm_sum_floats(float *buf, size_t n) {
+    while (n > 0) {
+        int chunk = n > (size_t)INT_MAX ? INT_MAX : (int)n;
+        MPI_Allreduce(MPI_IN_PLACE, buf, chunk, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+        buf += chunk;
+        n -= (size_t)chunk;
+    }
+}
+
+double comm_sum_double(double v) {
+    double sum = v;
+    MPI_Allreduce(&v, &sum, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+    return sum;
+}
+
+int comm_all_equal(uint64_t value) {
+    uint64_t lo = value, hi = value;
+    MPI_Allreduce(&value, &lo, 1, MPI_UINT64_T, MPI_MIN, MPI_COMM_WORLD);
+    MPI_Allreduce(&value, &hi, 1, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
+    return lo == hi;
+}

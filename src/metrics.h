@@ -1,0 +1,24 @@
+/* metrics.h — what a run reports: a human progress line on stdout and one
+ * JSON object per logged step in <run dir>/metrics.jsonl (flushed each time so
+ * `tail -f` and a preempted job both see every line written). */
+#ifndef CRATE_METRICS_H
+#define CRATE_METRICS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct {
+    int64_t step, total_steps; /* step is 1-based: steps completed */
+    double loss, lr, grad_norm;
+    double samples_per_s, ms_per_step, gflops;
+    double elapsed_s, eta_s;
+} metrics_record;
+
+/* "step 120/1000 | loss 0.41230 | lr 9.80e-04 | grad_norm 0.532 | 812.0 img/s | 42.1 ms/step | ETA 1m23s" */
+void metrics_print_progress(FILE *out, const metrics_record *r, const char *sample_unit);
+/* One JSON object, newline-terminated, flushed. */
+int metrics_write_json(FILE *out, const metrics_record *r);
+/* "1h02m03s", "4m05s", "12s" */
+void metrics_format_duration(char *buf, size_t cap, double seconds);
+
+#endif

@@ -1,0 +1,183 @@
+/* crate_bench.c — `crate-bench`: training-step throughput of the CRATE-MAE
+ * model next to the machine's own sgemm peak, measured in the same run.
+ *
+ * Configs (synthetic images; no data files needed):
+ *   a  Fashion-MNIST MAE: B=64, 28×28×1, patch 4, d=192, 3 heads, depth 6, decoder depth 4
+ *   b  32×32×3, patch 4, d=384, 6 heads, depth 12, decoder depth 4, B=32
+ * A step is forward + backward + gradient norm + AdamW, as in the trainer.
+ * GFLOP/s counts the GEMM FLOPs of the step (the objective's count); the
+ * sgemm figure is the best of several 2048³ (--sgemm-size) products on the
+ * same threads. The last lines are one JSON object per config.
+ */
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/loader.h"
+#include "pretrain/objective.h"
+#include "src/error.h"
+#include "src/fs.h"
+#include "src/optim.h"
+#include "src/param_init.h"
+
+typedef struct {
+    const char *name;
+    int batch, channels, side;
+    char *overrides[8];
+} bench_config;
+
+static const bench_config CONFIGS[] = {
+    {"a", 64, 1, 28, {"model.dim=192", "model.heads=3", "model.depth=6", "model.decoder_depth=4", "model.patch=4"}},
+    {"b", 32, 3, 32, {"model.dim=384", "model.heads=6", "model.depth=12", "model.decoder_depth=4", "model.patch=4"}},
+};
+
+typedef struct {
+    double ms_per_step, images_per_s, gflops;
+} bench_result;
+
+static double sgemm_peak(int n, int reps) {
+    float *a = malloc((size_t)n * n * sizeof(float)), *b = malloc((size_t)n * n * sizeof(float)),
+          *c = malloc((size_t)n * n * sizeof(float));
+    for (size_t i = 0; i < (size_t)n * n; i++) {
+        a[i] = (float)(i % 7) * 0.1f;
+        b[i] = (float)(i % 5) * 0.1f;
+    }
+    double best = 1e30;
+    for (int r = 0; r < reps; r++) {
+        double t0 = fs_now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+        double t = fs_now() - t0;
+        if (t < best) best = t;
+    }
+    free(a);
+    free(b);
+    free(c);
+    return 2.0 * n * n * (double)n / best / 1e9;
+}
+
+static int run_config(const bench_config *bc, int steps, bench_result *res) {
+    char *ov[10];
+    int n = 0;
+    ov[n++] = "data.train=synthetic";
+    for (int i = 0; i < 8 && bc->overrides[i]; i++) ov[n++] = bc->overrides[i];
+    train_config cfg;
+    config_sources src = {0};
+    int rc = train_config_load(&cfg, &src, NULL, n, ov);
+    if (rc != CRATE_OK) return rc;
+    param_store ps;
+    param_store_init(&ps);
+    objective *obj = NULL;
+    data_shape shape = {bc->channels, bc->side, bc->side};
+    rc = objective_create(&obj, &cfg, &shape, bc->batch, &ps);
+    if (rc == CRATE_OK) rc = param_store_alloc(&ps);
+    float *m = rc == CRATE_OK ? crate_aligned_zalloc(ps.total * sizeof(float), "m") : NULL;
+    float *v = rc == CRATE_OK ? crate_aligned_zalloc(ps.total * sizeof(float), "v") : NULL;
+    size_t pixels_n = (size_t)bc->batch * bc->channels * bc->side * bc->side;
+    uint8_t *pixels = malloc(pixels_n);
+    uint64_t *ids = malloc(bc->batch * sizeof *ids);
+    uint32_t *epochs = calloc(bc->batch, sizeof *epochs);
+    if (rc == CRATE_OK && (!m || !v || !pixels || !ids || !epochs)) rc = CRATE_EINTERNAL;
+    if (rc == CRATE_OK) {
+        param_store_initialize(&ps, 0, 0.02f);
+        for (size_t i = 0; i < pixels_n; i++) pixels[i] = (uint8_t)(i * 2654435761u >> 24);
+        for (int i = 0; i < bc->batch; i++) ids[i] = (uint64_t)i;
+        image_batch batch = {bc->batch, bc->channels, bc->side, bc->side, pixels, NULL, ids, epochs, 0};
+        adamw_config opt = {0.9f, 0.95f, 1e-8f, 0.05f};
+        double t0 = 0;
+        for (int s = 0; s < steps + 2 && rc == CRATE_OK; s++) {
+            if (s == 2) t0 = fs_now(); /* two warm-up steps fault in every page */
+            double loss;
+            param_store_zero_grad(&ps);
+            rc = obj->ops->forward_backward(obj, &ps, &batch, &loss);
+            double norm = sqrt(grad_sum_squares(ps.grad, ps.total));
+            grad_clip(ps.grad, ps.total, norm, 1.0f);
+            adamw_step_range(&ps, m, v, 0, ps.total, s + 1, 1e-4f, &opt);
+        }
+        double sec = (fs_now() - t0) / steps;
+        res->ms_per_step = 1e3 * sec;
+        res->images_per_s = bc->batch / sec;
+        res->gflops = obj->ops->flops_per_batch(obj) / sec / 1e9;
+    }
+    free(pixels);
+    free(ids);
+    free(epochs);
+    free(m);
+    free(v);
+    objective_destroy(obj);
+    param_store_free(&ps);
+    config_sources_free(&src);
+    return rc;
+}
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: crate-bench [--threads N] [--steps N] [--config a|b|all] [--sgemm-size N]\n"
+            "\n"
+            "Times CRATE-MAE training steps on synthetic images and the machine's sgemm peak in\n"
+            "the same run, and prints ms/step, images/s, GFLOP/s and the fraction of the peak.\n"
+            "  a: B=64, 28x28x1, patch 4, d=192, 3 heads, depth 6, decoder depth 4\n"
+            "  b: B=32, 32x32x3, patch 4, d=384, 6 heads, depth 12, decoder depth 4\n"
+            "  --threads N     OpenMP and OpenBLAS threads (default: all cores)\n"
+            "  --steps N       timed steps per config after 2 warm-up steps (default 10)\n"
+            "  --sgemm-size N  the square sgemm used for the peak (default 2048)\n"
+            "The last lines are one JSON object per config.\n"
+            "OpenBLAS reads OPENBLAS_CORETYPE at load time; the core in use is printed.\n");
+}
+
+int main(int argc, char **argv) {
+    int threads = omp_get_num_procs(), steps = 10, size = 2048;
+    const char *which = "all";
+    for (int i = 1; i < argc; i++) {
+        int has_value = i + 1 < argc;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--threads") && has_value) {
+            threads = atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "--steps") && has_value) {
+            steps = atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "--config") && has_value) {
+            which = argv[++i];
+        } else if (!strcmp(argv[i], "--sgemm-size") && has_value) {
+            size = atoi(argv[++i]);
+        } else {
+            fprintf(stderr, "crate-bench: unknown or incomplete option '%s' (see --help)\n", argv[i]);
+            return 2;
+        }
+    }
+    if (threads < 1 || steps < 1 || size < 64) {
+        fprintf(stderr, "crate-bench: --threads, --steps must be >= 1 and --sgemm-size >= 64\n");
+        return 2;
+    }
+    omp_set_num_threads(threads);
+    openblas_set_num_threads(threads);
+    double peak = sgemm_peak(size, 5);
+    printf("OpenBLAS core %s, %d threads: sgemm %d^3 peak %.1f GFLOP/s\n", openblas_get_corename(), threads, size, peak);
+    char json[2][512];
+    int njson = 0;
+    for (size_t c = 0; c < sizeof CONFIGS / sizeof CONFIGS[0]; c++) {
+        const bench_config *bc = &CONFIGS[c];
+        if (strcmp(which, "all") && strcmp(which, bc->name)) continue;
+        bench_result r = {0, 0, 0};
+        if (run_config(bc, steps, &r) != CRATE_OK) {
+            fprintf(stderr, "crate-bench: config %s: %s\n", bc->name, crate_errmsg());
+            return 1;
+        }
+        printf("config %s: %.2f ms/step, %.1f images/s, %.1f GFLOP/s = %.1f%% of sgemm peak\n", bc->name,
+               r.ms_per_step, r.images_per_s, r.gflops, 100.0 * r.gflops / peak);
+        snprintf(json[njson++], sizeof json[0],
+                 "{\"config\":\"%s\",\"threads\":%d,\"ms_per_step\":%.4g,\"images_per_s\":%.6g,\"gflops\":%.5g,"
+                 "\"sgemm_gflops\":%.5g,\"fraction_of_peak\":%.4f,\"corename\":\"%s\"}",
+                 bc->name, threads, r.ms_per_step, r.images_per_s, r.gflops, peak, r.gflops / peak,
+                 openblas_get_corename());
+    }
+    if (njson == 0) {
+        fprintf(stderr, "crate-bench: --config must be a, b or all\n");
+        return 2;
+    }
+    for (int i = 0; i < njson; i++) puts(json[i]);
+    return 0;
+}
