@@ -56,8 +56,7 @@ static int open_loader(trainer *t, const config_sources *src) {
     };
     int rc = image_loader_open(&t->loader, cfg->data.train, &lc);
     if (rc != CRATE_OK)
-        return crate_fail_context(rc, "%s: data.train (create the shards with `crate-data fashion-mnist DIR`)",
-                                  config_where(src, "data.train"));
+        return crate_fail_context(rc, "%s: data.train", config_where(src, "data.train"));
     return CRATE_OK;
 }
 

@@ -34,7 +34,8 @@ typedef struct {
  * s is the 0-based step about to be taken. */
 float lr_schedule_at(const lr_schedule *sch, int64_t step);
 
-/* √(Σ g²) over n floats, accumulated in double. */
+/* Σ g² over n floats, accumulated in double (squares, not the norm, so that
+ * partial sums over buckets or ZeRO ranges add up before the √). */
 double grad_sum_squares(const float *g, size_t n);
 /* If norm > max_norm > 0, scales g by max_norm / norm. Returns the scale used. */
 float grad_clip(float *g, size_t n, double norm, float max_norm);
