@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config gzip
   libopenmpi-dev openmpi-bin        # MPI ranks
-  libopenblas-dev                   # sgemm
+  libopenblas-openmp-dev            # sgemm; the OpenMP build shares our thread pool
   liblz4-dev libyaml-dev            # shards and checkpoints; configs
   dataset-fashion-mnist             # the image data (DESIGN §11)
 )
