@@ -17,12 +17,12 @@
  * dw, so they run as one OpenMP loop. Causal masking needs no special case in
  * the backward: masked A_ij are exactly 0, so their dS_ij are 0 too.
  *
- * Threads: at real sizes the per-pair GEMMs are not tiny (N·N·p ≈ 2.5·10⁶ at
- * N = 197, p = 64, above OpenBLAS's threading threshold), so the pthread
- * OpenBLAS would hand each one to its own pool while the other OpenMP threads
- * do the same, and the cores thrash: measured 4–6× slower on 2 cores. OpenBLAS
- * is therefore held to one thread for the (b,k) loop and given its count back
- * afterwards, so the large linear GEMMs elsewhere still use every core.
+ * Threads: crate links the OpenMP build of OpenBLAS, which runs a GEMM called
+ * from inside an OpenMP parallel region on the calling thread alone, so the
+ * (b,k) loop owns the cores and the large linear GEMMs elsewhere still use
+ * all of them. (With the pthread build, each pair's GEMM — N·N·p ≈ 2.5·10⁶ at
+ * N = 197, p = 64, above OpenBLAS's threading threshold — went to OpenBLAS's
+ * own pool while the other OpenMP threads did the same: 4–6× slower.)
  */
 #include "src/kernels.h"
 
@@ -51,8 +51,6 @@ static void attention_softmax(float *S, int N, int causal) {
 void attention_forward(float *out, float *att, const float *w, int B, int N, int K, int p,
                        float scale, int causal) {
     const int ld = K * p;
-    const int blas_threads = openblas_get_num_threads();
-    openblas_set_num_threads(1);
 #pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < B; b++) {
         for (int k = 0; k < K; k++) {
@@ -66,7 +64,6 @@ void attention_forward(float *out, float *att, const float *w, int B, int N, int
                         1.0f, A, N, W, ld, 0.0f, out + slice, ld);
         }
     }
-    openblas_set_num_threads(blas_threads);
 }
 
 /* dA (N,N) holding dO Wᵀ becomes dS = A ⊙ (dA − rowsum(dA ⊙ A)), in place. */
@@ -84,8 +81,6 @@ void attention_backward(float *dw, float *scratch, const float *dout, const floa
                         const float *att, int B, int N, int K, int p, float scale) {
     if (!dw) return;
     const int ld = K * p;
-    const int blas_threads = openblas_get_num_threads();
-    openblas_set_num_threads(1);
 #pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < B; b++) {
         for (int k = 0; k < K; k++) {
@@ -106,5 +101,4 @@ void attention_backward(float *dw, float *scratch, const float *dout, const floa
                         scale, dS, N, W, ld, 1.0f, dW, ld);
         }
     }
-    openblas_set_num_threads(blas_threads);
 }

@@ -1,4 +1,9 @@
-# lib.sh — shared helpers of crate's shell tests (sourced, not run).
+# lib.sh BUILD_DIR — shared set-up and helpers of crate's shell tests
+# (sourced, not run): $build is the build folder, $tmp a scratch folder that
+# is removed on exit, $tmp/D the Fashion-MNIST shards.
+build=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 # check DESCRIPTION COMMAND...: runs COMMAND, counts a pass or a failure.
 passed=0
 failed=0
@@ -17,13 +22,10 @@ finish() {
   echo "$passed passed, $failed failed"
   [ "$failed" -eq 0 ]
 }
-# fashion_mnist_shards DIR: converts Fashion-MNIST into DIR once per test run.
-fashion_mnist_shards() {
-  [ -d "$1/train" ] || "$build/crate-data" fashion-mnist "$1" >/dev/null
-}
 # json_field FILE KEY: the KEY values of a JSON-lines file, one per line.
 json_field() {
   sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" "$1"
 }
 mpirun_flags=(--oversubscribe)
 [ "$(id -u)" -ne 0 ] || mpirun_flags+=(--allow-run-as-root)
+"$build/crate-data" fashion-mnist "$tmp/D" >/dev/null || { echo "crate-data failed" >&2; exit 1; }

@@ -2,11 +2,7 @@
 # exits 2 with a message naming the file, line and key, and writes no output
 # that could be taken for a valid run.
 set -u
-build=$1
-. "$(dirname "$0")/lib.sh"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fashion_mnist_shards "$tmp/D"
+. "$(dirname "$0")/lib.sh" "$1"
 
 # expect_error NAME EXPECTED_SUBSTRING... -- ARGS: exit 2, every substring in stderr, no run output.
 expect_error() {

@@ -2,12 +2,8 @@
 # with the issue's exact command line, and its loss falls clearly: the mean
 # over the last 10% of steps is below 70% of the mean of the first 5 steps.
 set -u
-build=$1
-. "$(dirname "$0")/lib.sh"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib.sh" "$1"
 
-fashion_mnist_shards "$tmp/D"
 "$build/crate-pretrain" configs/mae-tiny.yaml data.train="$tmp/D/train" run.dir="$tmp/R" schedule.steps=200 \
   >"$tmp/out.txt" 2>&1
 check "crate-pretrain exits 0" [ $? -eq 0 ]

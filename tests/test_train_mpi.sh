@@ -2,11 +2,7 @@
 # thread each, same global batch) logs the same loss at every step, to 1e-4
 # relative: ranks split the global batch, never the samples' random choices.
 set -u
-build=$1
-. "$(dirname "$0")/lib.sh"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fashion_mnist_shards "$tmp/D"
+. "$(dirname "$0")/lib.sh" "$1"
 
 for ranks in 1 2; do
   mpirun -np $ranks "${mpirun_flags[@]}" -x OMP_NUM_THREADS=1 "$build/crate-pretrain" configs/mae-tiny.yaml \
