@@ -27,7 +27,7 @@
 static const config_key train_schema[] = {
     /* run: where the run writes its checkpoints, logs and resolved config, and
      * the seed every random choice derives from (DESIGN §5). */
-    KEY_STRING(run, dir, "runs/mae", "output directory: checkpoints, logs, the resolved config"),
+    KEY_STRING(run, dir, "runs/mae", "output directory: metrics.jsonl and the final weights"),
     KEY_INT(run, seed, "0", 0, BIG, "seed of all randomness (init, data order, masks, augmentation)"),
 
     /* model: the CRATE encoder and decoder (DESIGN §2): width d, K heads of
@@ -41,7 +41,7 @@ static const config_key train_schema[] = {
     KEY_FLOAT(model, eta, "0.1", 0, 100, "ISTA step size eta"),
     KEY_FLOAT(model, lambda, "0.5", 0, 100, "ISTA sparsity lambda (0.1 classic CRATE, 0.5 CRATE-MAE)"),
     KEY_ENUM(model, pos_embed, "sincos", "sincos|learned", "position embedding: fixed 2D sin-cos or learned"),
-    KEY_FLOAT(model, init_std, "0.02", 0, 10, "std of the normal initialisation of weight matrices"),
+    KEY_FLOAT(model, init_std, "0.02", 0, 10, "std of the truncated-normal init of cls/mask tokens and learned positions (matrices: Xavier)"),
 
     /* objective: which pretraining objective drives the run (DESIGN §3). */
     KEY_ENUM(objective, name, "mae", "mae", "pretraining objective"),
@@ -53,8 +53,8 @@ static const config_key train_schema[] = {
     KEY_BOOL(mae, norm_pix_loss, "false", "normalise each target patch by its own mean and variance"),
 
     /* data: shard files (DESIGN §6) and how the reader stays ahead. */
-    KEY_STRING(data, train, NULL, "training shard file"),
-    KEY_STRING(data, test, "", "evaluation shard file; empty for none"),
+    KEY_STRING(data, train, NULL, "training dataset: a shard directory (crate-data) or one shard file"),
+    KEY_STRING(data, test, "", "held-out dataset (shard directory or file); empty for none"),
     KEY_INT(data, prefetch, "2", 0, 64, "batches prepared ahead by the prefetch thread"),
     KEY_INT(data, cache_mb, "512", 0, 1048576, "MiB of decompressed shard blocks kept in memory"),
 
