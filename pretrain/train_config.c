@@ -72,9 +72,12 @@ static const config_key train_schema[] = {
     KEY_INT(schedule, steps, "1000", 1, BIG, "total optimizer steps the LR schedule is planned for"),
     KEY_INT(schedule, warmup_steps, "50", 0, BIG, "steps of linear LR warmup"),
     KEY_INT(schedule, global_batch, "64", 1, 1048576, "samples per step summed over all ranks"),
+    KEY_INT(schedule, micro_batch, "0", 0, 1048576,
+            "samples per forward/backward on a rank; 0 = the rank's whole share (no gradient accumulation)"),
 
     /* dist: how each MPI rank uses its cores (DESIGN §9). */
     KEY_INT(dist, threads_per_rank, "0", 0, 4096, "compute threads per rank; 0 means the node's cores / its ranks"),
+    KEY_INT(dist, zero, "0", 0, 1, "1: shard AdamW state across ranks (ZeRO-1: reduce-scatter, update own range, allgather)"),
 
     /* log: progress output. */
     KEY_INT(log, every, "10", 1, BIG, "print and record metrics every this many steps"),

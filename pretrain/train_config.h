@@ -52,11 +52,11 @@ typedef struct {
 } train_optim_config;
 
 typedef struct {
-    int64_t steps, warmup_steps, global_batch;
+    int64_t steps, warmup_steps, global_batch, micro_batch;
 } train_schedule_config;
 
 typedef struct {
-    int64_t threads_per_rank;
+    int64_t threads_per_rank, zero;
 } train_dist_config;
 
 typedef struct {

@@ -1,7 +1,8 @@
-/* trainer.c — see trainer.h. One step s (0-based):
- *   g   = (1/W) Σ_ranks ∇L_rank(batch_s)          (each rank's mean loss; equal shares of G)
+/* trainer.c — see trainer.h. One step s (0-based), W ranks, A micro-steps
+ * per rank:
+ *   g   = (1/(W·A)) Σ_ranks Σ_micro ∇L(micro-batch)   (each a mean loss over equal shares of G)
  *   g  ← g · min(1, clip / ‖g‖)
- *   θ  ← AdamW(θ, g, lr(s), t = s + 1)
+ *   θ  ← AdamW(θ, g, lr(s), t = s + 1)            (replicated or ZeRO-1, src/dp_optim.h)
  */
 #include "pretrain/trainer.h"
 
@@ -15,6 +16,7 @@
 
 #include "data/loader.h"
 #include "pretrain/objective.h"
+#include "src/dp_optim.h"
 #include "src/error.h"
 #include "src/fs.h"
 #include "src/metrics.h"
@@ -28,10 +30,10 @@ struct trainer {
     image_loader *loader;
     objective *obj;
     param_store ps;
-    float *adam_m, *adam_v;
+    dp_optimizer opt;
     FILE *metrics;
     char run_dir[CONFIG_STRING_MAX];
-    int local_batch;
+    int local_batch, micro_batch, micro_steps;
 };
 
 int trainer_threads(int64_t requested, const comm_info *comm) {
@@ -49,6 +51,12 @@ static int open_loader(trainer *t, const config_sources *src) {
                           "(choose a multiple of %d)", config_where(src, "schedule.global_batch"), (long long)G,
                           t->comm->world, t->comm->world);
     t->local_batch = (int)(G / t->comm->world);
+    t->micro_batch = cfg->schedule.micro_batch > 0 ? (int)cfg->schedule.micro_batch : t->local_batch;
+    if (t->local_batch % t->micro_batch != 0)
+        return crate_fail(CRATE_EINPUT, "%s: schedule.micro_batch = %d does not divide the %d samples of each rank "
+                          "(global_batch %lld over %d ranks)", config_where(src, "schedule.micro_batch"),
+                          t->micro_batch, t->local_batch, (long long)G, t->comm->world);
+    t->micro_steps = t->local_batch / t->micro_batch;
     image_loader_config lc = {
         .seed = (uint64_t)cfg->run.seed, .global_batch = G, .rank_offset = (int64_t)t->comm->rank * t->local_batch,
         .local_batch = t->local_batch, .first_step = 0, .prefetch = (int)cfg->data.prefetch, .shuffle = 1,
@@ -64,13 +72,13 @@ static int build_model(trainer *t) {
     data_shape shape;
     image_loader_shape(t->loader, &shape.channels, &shape.height, &shape.width);
     param_store_init(&t->ps);
-    int rc = objective_create(&t->obj, t->cfg, &shape, t->local_batch, &t->ps);
-    if (rc == CRATE_OK) rc = param_store_alloc(&t->ps);
+    int rc = objective_create(&t->obj, t->cfg, &shape, t->micro_batch, &t->ps);
+    if (rc != CRATE_OK) return rc;
+    param_store_pad_to(&t->ps, (size_t)t->comm->world);
+    rc = param_store_alloc(&t->ps);
     if (rc != CRATE_OK) return rc;
     param_store_initialize(&t->ps, (uint64_t)t->cfg->run.seed, (float)t->cfg->model.init_std);
-    t->adam_m = crate_aligned_zalloc(t->ps.total * sizeof(float), "AdamW first moments");
-    t->adam_v = crate_aligned_zalloc(t->ps.total * sizeof(float), "AdamW second moments");
-    return t->adam_m && t->adam_v ? CRATE_OK : CRATE_EINTERNAL;
+    return dp_optimizer_init(&t->opt, &t->ps, t->comm, (int)t->cfg->dist.zero);
 }
 
 static int open_metrics(trainer *t) {
@@ -97,21 +105,40 @@ int trainer_setup(trainer **out, const train_config *cfg, const config_sources *
     if (rc == CRATE_OK) rc = build_model(t);
     if (rc == CRATE_OK) rc = open_metrics(t);
     if (rc == CRATE_OK && comm->rank == 0)
-        printf("crate-pretrain: %s objective, %zu parameters, %d ranks x %d threads, batch %lld (%d per rank), "
-               "%llu training samples, OpenBLAS core %s\n",
+        printf("crate-pretrain: %s objective, %zu parameters, %d ranks x %d threads, batch %lld (%d per rank in %d "
+               "micro-steps), ZeRO-%d, %llu training samples, OpenBLAS core %s\n",
                t->obj->ops->name, param_store_count(&t->ps), comm->world, threads,
-               (long long)cfg->schedule.global_batch, t->local_batch,
+               (long long)cfg->schedule.global_batch, t->local_batch, t->micro_steps, t->opt.zero,
                (unsigned long long)image_loader_dataset_size(t->loader), openblas_get_corename());
     return rc;
 }
 
-/* Sums gradients and the loss over ranks and divides by the rank count. */
-static double average_across_ranks(trainer *t, double loss) {
-    if (t->comm->world == 1) return loss;
-    comm_sum_floats(t->ps.grad, t->ps.total);
-    float inv = 1.0f / (float)t->comm->world;
-    for (size_t i = 0; i < t->ps.total; i++) t->ps.grad[i] *= inv;
-    return comm_sum_double(loss) / t->comm->world;
+/* Micro-step m's share of this rank's batch: a view, no copy. */
+static image_batch micro_slice(const image_batch *b, int m, int size) {
+    image_batch s = *b;
+    size_t first = (size_t)m * size;
+    s.n = size;
+    s.pixels += first * (size_t)b->C * b->H * b->W;
+    if (s.labels) s.labels += first;
+    s.sample_ids += first;
+    s.epochs += first;
+    return s;
+}
+
+/* Forward and backward over this rank's micro-steps; gradients accumulate,
+ * the returned loss is the mean over the whole global batch. */
+static int accumulate_gradients(trainer *t, const image_batch *batch, double *loss) {
+    double sum = 0;
+    for (int m = 0; m < t->micro_steps; m++) {
+        image_batch micro = micro_slice(batch, m, t->micro_batch);
+        double l;
+        int rc = t->obj->ops->forward_backward(t->obj, &t->ps, &micro, &l);
+        if (rc != CRATE_OK) return rc;
+        sum += l;
+    }
+    *loss = sum / t->micro_steps;
+    if (t->comm->world > 1) *loss = comm_sum_double(*loss) / t->comm->world;
+    return CRATE_OK;
 }
 
 typedef struct {
@@ -150,17 +177,15 @@ int trainer_train(trainer *t) {
         int rc = image_loader_next(t->loader, &batch);
         if (rc != CRATE_OK) return rc;
         param_store_zero_grad(&t->ps);
-        double loss;
-        rc = t->obj->ops->forward_backward(t->obj, &t->ps, batch, &loss);
+        double loss, norm;
+        rc = accumulate_gradients(t, batch, &loss);
         if (rc != CRATE_OK) return rc;
-        loss = average_across_ranks(t, loss);
         if (!isfinite(loss))
             return crate_fail(CRATE_EINPUT, "step %lld: the loss is %g; lower optim.lr or raise schedule.warmup_steps",
                               (long long)step + 1, loss);
-        double norm = sqrt(grad_sum_squares(t->ps.grad, t->ps.total));
-        grad_clip(t->ps.grad, t->ps.total, norm, (float)cfg->optim.clip);
         float lr = lr_schedule_at(&sched, step);
-        adamw_step_range(&t->ps, t->adam_m, t->adam_v, 0, t->ps.total, step + 1, lr, &opt);
+        dp_optimizer_step(&t->opt, &t->ps, 1.0f / (float)t->micro_steps, (float)cfg->optim.clip, step + 1, lr, &opt,
+                          &norm);
         p.loss_sum += loss;
         p.window_steps++;
         if ((step + 1) % cfg->log.every == 0 || step + 1 == cfg->schedule.steps) {
@@ -181,8 +206,7 @@ void trainer_destroy(trainer *t) {
     image_loader_close(t->loader);
     objective_destroy(t->obj);
     param_store_free(&t->ps);
-    free(t->adam_m);
-    free(t->adam_v);
+    dp_optimizer_free(&t->opt);
     if (t->metrics) fclose(t->metrics);
     free(t);
 }

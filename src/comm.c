@@ -66,6 +66,14 @@ double comm_sum_double(double v) {
     return sum;
 }
 
+void comm_reduce_scatter_sum(const float *buf, float *out, size_t chunk) {
+    MPI_Reduce_scatter_block(buf, out, (int)chunk, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+}
+
+void comm_allgather_in_place(float *buf, size_t chunk) {
+    MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, (int)chunk, MPI_FLOAT, MPI_COMM_WORLD);
+}
+
 int comm_all_equal(uint64_t value) {
     uint64_t lo = value, hi = value;
     MPI_Allreduce(&value, &lo, 1, MPI_UINT64_T, MPI_MIN, MPI_COMM_WORLD);

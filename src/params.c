@@ -67,6 +67,10 @@ int param_store_add2(param_store *ps, const char *name, int64_t rows, int64_t co
     return param_store_add(ps, name, 2, shape, flags);
 }
 
+void param_store_pad_to(param_store *ps, size_t multiple) {
+    ps->total = (ps->total + multiple - 1) / multiple * multiple;
+}
+
 int param_store_alloc(param_store *ps) {
     ps->data = crate_aligned_zalloc(ps->total * sizeof(float), "parameters");
     ps->grad = crate_aligned_zalloc(ps->total * sizeof(float), "gradients");

@@ -59,6 +59,11 @@ int param_store_add(param_store *ps, const char *name, int ndim, const int64_t *
 int param_store_add1(param_store *ps, const char *name, int64_t n, unsigned flags);
 int param_store_add2(param_store *ps, const char *name, int64_t rows, int64_t cols, unsigned flags);
 
+/* Rounds the buffer length up to a multiple of `multiple` floats, so that W
+ * ranks can each own an equal range (ZeRO-1); the extra floats belong to no
+ * tensor and stay zero. Call before param_store_alloc. */
+void param_store_pad_to(param_store *ps, size_t multiple);
+
 /* Allocates data and grad (64-byte aligned, zeroed). */
 int param_store_alloc(param_store *ps);
 

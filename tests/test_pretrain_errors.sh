@@ -33,12 +33,15 @@ expect_error missing_data "nodata.yaml:2:10" "data.train" "nowhere" -- "$tmp/nod
 printf 'schedule:\n  global_batch: 0\ndata:\n  train: %s\n' "$tmp/D/train" >"$tmp/range.yaml"
 expect_error out_of_range "range.yaml:2:17" "schedule.global_batch" -- "$tmp/range.yaml"
 
+expect_error micro_batch "command line" "schedule.micro_batch" "does not divide" -- configs/mae-tiny.yaml \
+  data.train="$tmp/D/train" schedule.micro_batch=5
+
 expect_error missing_config "cannot read config" "$tmp/absent.yaml" -- "$tmp/absent.yaml"
 expect_error bad_override "command line" "model.nope" -- configs/mae-tiny.yaml data.train="$tmp/D/train" model.nope=1
 
 "$build/crate-pretrain" --help >"$tmp/help.txt"
 check "--help exits 0" [ $? -eq 0 ]
-for key in model.dim model.lambda mae.encoder_input data.train schedule.global_batch log.every run.dir; do
+for key in dist.zero schedule.micro_batch model.dim model.lambda mae.encoder_input data.train schedule.global_batch log.every run.dir; do
   check "--help documents $key" grep -q "$key" "$tmp/help.txt"
 done
 finish

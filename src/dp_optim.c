@@ -1,0 +1,52 @@
+/* dp_optim.c — see dp_optim.h. */
+#include "src/dp_optim.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/error.h"
+
+int dp_optimizer_init(dp_optimizer *o, const param_store *ps, const comm_info *comm, int zero) {
+    memset(o, 0, sizeof *o);
+    o->world = comm->world;
+    o->zero = zero && comm->world > 1;
+    size_t chunk = ps->total / (size_t)comm->world;
+    o->lo = o->zero ? (size_t)comm->rank * chunk : 0;
+    o->hi = o->zero ? o->lo + chunk : ps->total;
+    size_t n = o->hi - o->lo;
+    o->m = crate_aligned_zalloc(n * sizeof(float), "AdamW first moments");
+    o->v = crate_aligned_zalloc(n * sizeof(float), "AdamW second moments");
+    o->shard = o->zero ? crate_aligned_zalloc(n * sizeof(float), "reduced gradient range") : NULL;
+    return o->m && o->v && (!o->zero || o->shard) ? CRATE_OK : CRATE_EINTERNAL;
+}
+
+static void scale(float *g, size_t n, float s) {
+    for (size_t i = 0; i < n; i++) g[i] *= s;
+}
+
+void dp_optimizer_step(dp_optimizer *o, param_store *ps, float grad_scale, float clip, int64_t t, float lr,
+                       const adamw_config *cfg, double *grad_norm) {
+    float s = grad_scale / (float)o->world;
+    float *g = ps->grad + o->lo;
+    size_t n = o->hi - o->lo;
+    if (o->zero) {
+        comm_reduce_scatter_sum(ps->grad, o->shard, n);
+        memcpy(g, o->shard, n * sizeof(float));
+    } else if (o->world > 1) {
+        comm_sum_floats(ps->grad, ps->total);
+    }
+    scale(g, n, s);
+    double sq = grad_sum_squares(g, n);
+    *grad_norm = sqrt(o->zero ? comm_sum_double(sq) : sq);
+    grad_clip(g, n, *grad_norm, clip);
+    adamw_step_range(ps, o->m, o->v, o->lo, o->hi, t, lr, cfg);
+    if (o->zero) comm_allgather_in_place(ps->data, n);
+}
+
+void dp_optimizer_free(dp_optimizer *o) {
+    free(o->m);
+    free(o->v);
+    free(o->shard);
+    memset(o, 0, sizeof *o);
+}
