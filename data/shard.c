@@ -29,6 +29,7 @@
 
 #include "src/crc32.h"
 #include "src/error.h"
+#include "src/fs.h"
 
 static const char SHARD_MAGIC[8] = {'C', 'R', 'A', 'T', 'E', 'S', 'H', 'D'};
 static const char SHARD_END_MAGIC[8] = {'C', 'R', 'A', 'T', 'E', 'E', 'N', 'D'};
@@ -47,13 +48,6 @@ static uint32_t get_le32(const uint8_t *p) {
 }
 static uint64_t get_le64(const uint8_t *p) { return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32; }
 
-/* Errors the user can fix (missing directory, permissions) are input errors. */
-static int errno_status(int e) {
-    return (e == ENOENT || e == ENOTDIR || e == EACCES || e == EROFS || e == EISDIR || e == EEXIST)
-               ? CRATE_EINPUT
-               : CRATE_EINTERNAL;
-}
-
 static int pwrite_all(int fd, const void *buf, size_t n, uint64_t offset, const char *path) {
     const uint8_t *p = buf;
     while (n > 0) {
@@ -61,7 +55,7 @@ static int pwrite_all(int fd, const void *buf, size_t n, uint64_t offset, const 
         if (k < 0) {
             if (errno == EINTR) continue;
             int e = errno;
-            return crate_fail(errno_status(e), "%s: write failed: %s", path, strerror(e));
+            return crate_fail(fs_errno_status(e), "%s: write failed: %s", path, strerror(e));
         }
         p += k;
         n -= (size_t)k;
@@ -108,24 +102,6 @@ static char *str_join(const char *a, const char *b, const char *what) {
 
 /* fsync the directory holding path so a rename in it is durable. Best effort:
  * some filesystems refuse fsync on directories, which is not worth failing. */
-static void fsync_parent(const char *path) {
-    char *dir = str_dup(path, "directory name");
-    if (!dir) return;
-    char *slash = strrchr(dir, '/');
-    const char *d = ".";
-    if (slash == dir) d = "/";
-    else if (slash) {
-        *slash = '\0';
-        d = dir;
-    }
-    int fd = open(d, O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-    free(dir);
-}
-
 /* ---- the header -------------------------------------------------------------- */
 
 typedef struct {
@@ -235,7 +211,7 @@ int shard_writer_open(shard_writer **out, const char *path, int C, int H, int W,
     w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (w->fd < 0) {
         int e = errno;
-        int st = crate_fail(errno_status(e), "%s: cannot create: %s", w->tmp_path, strerror(e));
+        int st = crate_fail(fs_errno_status(e), "%s: cannot create: %s", w->tmp_path, strerror(e));
         shard_writer_free(w);
         return st;
     }
@@ -319,25 +295,21 @@ int shard_writer_close(shard_writer *w, uint64_t *file_bytes) {
     if (!st) st = pwrite_all(w->fd, header, sizeof header, 0, w->tmp_path);
     if (!st && fsync(w->fd) != 0) {
         int e = errno;
-        st = crate_fail(errno_status(e), "%s: fsync failed: %s", w->tmp_path, strerror(e));
+        st = crate_fail(fs_errno_status(e), "%s: fsync failed: %s", w->tmp_path, strerror(e));
     }
     if (!st) {
         int fd = w->fd;
         w->fd = -1;
         if (close(fd) != 0) {
             int e = errno;
-            st = crate_fail(errno_status(e), "%s: close failed: %s", w->tmp_path, strerror(e));
+            st = crate_fail(fs_errno_status(e), "%s: close failed: %s", w->tmp_path, strerror(e));
         }
     }
-    if (!st && rename(w->tmp_path, w->path) != 0) {
-        int e = errno;
-        st = crate_fail(errno_status(e), "cannot rename %s to %s: %s", w->tmp_path, w->path, strerror(e));
-    }
+    if (!st) st = fs_commit_rename(w->tmp_path, w->path);
     if (st) {
         shard_writer_abort(w);
         return st;
     }
-    fsync_parent(w->path);
     if (file_bytes) *file_bytes = w->offset + n + SHARD_INDEX_TRAILER_BYTES;
     shard_writer_free(w);
     return CRATE_OK;
@@ -386,7 +358,7 @@ static int clear_shard_dir(const char *dir) {
     DIR *d = opendir(dir);
     if (!d) {
         int e = errno;
-        return crate_fail(errno_status(e), "%s: cannot list: %s", dir, strerror(e));
+        return crate_fail(fs_errno_status(e), "%s: cannot list: %s", dir, strerror(e));
     }
     struct dirent *ent;
     while ((ent = readdir(d))) {
@@ -416,7 +388,7 @@ static int clear_shard_dir(const char *dir) {
         memcpy(p + dn + 1, ent->d_name, nn + 1);
         if (unlink(p) != 0 && errno != ENOENT) {
             int e = errno;
-            st = crate_fail(errno_status(e), "cannot remove %s: %s", p, strerror(e));
+            st = crate_fail(fs_errno_status(e), "cannot remove %s: %s", p, strerror(e));
         }
         free(p);
         if (st) break;
@@ -497,7 +469,7 @@ int image_dataset_writer_open(image_dataset_writer **out, const char *dir, int C
     if (mkdir(w->partial, 0755) != 0) {
         int e = errno;
         if (e == EEXIST) st = clear_shard_dir(w->partial); /* left by a crash */
-        else st = crate_fail(errno_status(e), "cannot create %s: %s", w->partial, strerror(e));
+        else st = crate_fail(fs_errno_status(e), "cannot create %s: %s", w->partial, strerror(e));
     }
     if (!st) st = dataset_writer_next_shard(w); /* also validates shape and block size */
     if (st) {
@@ -536,18 +508,14 @@ int image_dataset_writer_close(image_dataset_writer *w, image_dataset_stats *sta
             st = crate_fail(CRATE_EINPUT, "%s exists and is not a directory; remove it or choose another output", w->dir);
         else if (!(st = clear_shard_dir(w->dir)) && rmdir(w->dir) != 0) {
             int e = errno;
-            st = crate_fail(errno_status(e), "cannot replace %s: %s", w->dir, strerror(e));
+            st = crate_fail(fs_errno_status(e), "cannot replace %s: %s", w->dir, strerror(e));
         }
     }
-    if (!st && rename(w->partial, w->dir) != 0) {
-        int e = errno;
-        st = crate_fail(errno_status(e), "cannot rename %s to %s: %s", w->partial, w->dir, strerror(e));
-    }
+    if (!st) st = fs_commit_rename(w->partial, w->dir);
     if (st) {
         image_dataset_writer_abort(w);
         return st;
     }
-    fsync_parent(w->dir);
     if (stats) *stats = w->stats;
     free(w->dir);
     free(w->partial);

@@ -2,10 +2,12 @@
 #include "src/fs.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "src/error.h"
 
@@ -22,6 +24,40 @@ int fs_mkdir_p(const char *path) {
         *p = saved;
         if (!saved) break;
     }
+    return CRATE_OK;
+}
+
+int fs_errno_status(int e) {
+    return (e == ENOENT || e == ENOTDIR || e == EACCES || e == EROFS || e == EISDIR || e == EEXIST)
+               ? CRATE_EINPUT
+               : CRATE_EINTERNAL;
+}
+
+/* fsync of the folder holding path, so a rename into it is durable. */
+static void fsync_parent(const char *path) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    const char *d = ".";
+    if (slash == dir) {
+        d = "/";
+    } else if (slash) {
+        *slash = '\0';
+        d = dir;
+    }
+    int fd = open(d, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+}
+
+int fs_commit_rename(const char *from, const char *to) {
+    if (rename(from, to) != 0) {
+        int e = errno;
+        return crate_fail(fs_errno_status(e), "cannot rename %s to %s: %s", from, to, strerror(e));
+    }
+    fsync_parent(to);
     return CRATE_OK;
 }
 

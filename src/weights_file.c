@@ -9,6 +9,7 @@
 
 #include "src/crc32.h"
 #include "src/error.h"
+#include "src/fs.h"
 
 #define WEIGHTS_MAGIC "CRATEWTS"
 #define WEIGHTS_VERSION 1u
@@ -59,13 +60,15 @@ int weights_save(const char *path, const param_store *ps) {
     int bad = write_all(f, ps);
     bad |= fflush(f) != 0 || fsync(fileno(f)) != 0;
     bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
+    if (bad) {
         int err = errno;
         unlink(tmp);
         return crate_fail(CRATE_EINTERNAL, "writing weights '%s' failed: %s (the previous file, if any, is intact)",
                           path, strerror(err));
     }
-    return CRATE_OK;
+    int rc = fs_commit_rename(tmp, path);
+    if (rc != CRATE_OK) unlink(tmp);
+    return rc;
 }
 
 /* Reads n floats into dst, or through a bounce buffer when dst is NULL (a
