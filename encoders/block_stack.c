@@ -16,10 +16,12 @@ int block_stack_declare(block_stack *s, const block_ops *ops, size_t stride, int
     s->depth = depth;
     s->d = cfg->d;
     s->blocks = crate_calloc((size_t)(depth > 0 ? depth : 1), stride, "block stack");
-    if (!s->blocks) return CRATE_EINTERNAL;
+    s->first_tensor = crate_calloc((size_t)(depth > 0 ? depth : 1), sizeof(int), "block stack");
+    if (!s->blocks || !s->first_tensor) return CRATE_EINTERNAL;
     char name[PARAM_NAME_MAX];
     for (int i = 0; i < depth; i++) {
         snprintf(name, sizeof name, "%s.%d", prefix, i);
+        s->first_tensor[i] = ps->count;
         int rc = ops->declare(block_stack_at(s, i), ps, name, cfg);
         if (rc != CRATE_OK) return rc;
     }
@@ -28,7 +30,9 @@ int block_stack_declare(block_stack *s, const block_ops *ops, size_t stride, int
 
 void block_stack_destroy(block_stack *s) {
     free(s->blocks);
+    free(s->first_tensor);
     s->blocks = NULL;
+    s->first_tensor = NULL;
 }
 
 int block_stack_alloc(block_stack *s, arena *a, int B, int N) {
@@ -68,6 +72,8 @@ void block_stack_backward(block_stack *s, param_store *ps, float *dz0, const flo
         float *target = i == 0 ? dz0 : g_next;
         if (i > 0) memset(target, 0, n * sizeof(float));
         s->ops->backward(block_stack_at(s, i), ps, target, g, layer_input(s, z0, i), inner, B, N);
+        /* Layers i..depth−1 and the closing norm are done: their gradients can travel. */
+        param_store_grads_final_from(ps, s->first_tensor[i]);
         float *t = g;
         g = g_next;
         g_next = t;

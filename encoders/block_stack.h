@@ -32,6 +32,7 @@ typedef struct {
 typedef struct {
     const block_ops *ops;
     unsigned char *blocks; /* depth blocks of `stride` bytes, owned */
+    int *first_tensor;     /* id of each block's first tensor, owned */
     size_t stride;
     int depth, d;
     ln_layer final_ln;     /* final_ln.out is the stack's output */

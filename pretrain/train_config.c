@@ -77,7 +77,9 @@ static const config_key train_schema[] = {
 
     /* dist: how each MPI rank uses its cores (DESIGN §9). */
     KEY_INT(dist, threads_per_rank, "0", 0, 4096, "compute threads per rank; 0 means the node's cores / its ranks"),
-    KEY_INT(dist, zero, "0", 0, 1, "1: shard AdamW state across ranks (ZeRO-1: reduce-scatter, update own range, allgather)"),
+    KEY_INT(dist, zero, "0", 0, 1, "1: shard AdamW state across ranks (ZeRO-1: reduce to owners, update own range, allgather)"),
+    KEY_FLOAT(dist, bucket_mb, "4", 0.001, 8192, "MiB of gradients per non-blocking allreduce bucket"),
+    KEY_BOOL(dist, overlap, "true", "start each bucket's allreduce during backward (false: all after backward)"),
 
     /* log: progress output. */
     KEY_INT(log, every, "10", 1, BIG, "print and record metrics every this many steps"),

@@ -57,6 +57,8 @@ typedef struct {
 
 typedef struct {
     int64_t threads_per_rank, zero;
+    double bucket_mb;
+    int overlap;
 } train_dist_config;
 
 typedef struct {

@@ -19,6 +19,7 @@
 #include "src/dp_optim.h"
 #include "src/error.h"
 #include "src/fs.h"
+#include "src/grad_sync.h"
 #include "src/metrics.h"
 #include "src/optim.h"
 #include "src/param_init.h"
@@ -31,6 +32,7 @@ struct trainer {
     objective *obj;
     param_store ps;
     dp_optimizer opt;
+    grad_sync sync;
     FILE *metrics;
     char run_dir[CONFIG_STRING_MAX];
     int local_batch, micro_batch, micro_steps;
@@ -78,7 +80,11 @@ static int build_model(trainer *t) {
     rc = param_store_alloc(&t->ps);
     if (rc != CRATE_OK) return rc;
     param_store_initialize(&t->ps, (uint64_t)t->cfg->run.seed, (float)t->cfg->model.init_std);
-    return dp_optimizer_init(&t->opt, &t->ps, t->comm, (int)t->cfg->dist.zero);
+    const train_dist_config *dist = &t->cfg->dist;
+    rc = grad_sync_init(&t->sync, &t->ps, t->comm, (int)dist->zero, dist->overlap,
+                        (size_t)(dist->bucket_mb * (1 << 20) / sizeof(float)));
+    if (rc != CRATE_OK) return rc;
+    return dp_optimizer_init(&t->opt, &t->ps, t->comm, (int)dist->zero);
 }
 
 static int open_metrics(trainer *t) {
@@ -125,17 +131,21 @@ static image_batch micro_slice(const image_batch *b, int m, int size) {
     return s;
 }
 
-/* Forward and backward over this rank's micro-steps; gradients accumulate,
- * the returned loss is the mean over the whole global batch. */
+/* Forward and backward over this rank's micro-steps; gradients accumulate
+ * locally and only the last micro-step's backward sends them (its buckets
+ * overlap its layers); afterwards ps->grad holds the sum over ranks and the
+ * returned loss is the mean over the whole global batch. */
 static int accumulate_gradients(trainer *t, const image_batch *batch, double *loss) {
     double sum = 0;
     for (int m = 0; m < t->micro_steps; m++) {
         image_batch micro = micro_slice(batch, m, t->micro_batch);
         double l;
+        if (m == t->micro_steps - 1) grad_sync_arm(&t->sync, &t->ps);
         int rc = t->obj->ops->forward_backward(t->obj, &t->ps, &micro, &l);
         if (rc != CRATE_OK) return rc;
         sum += l;
     }
+    grad_sync_finish(&t->sync, &t->ps);
     *loss = sum / t->micro_steps;
     if (t->comm->world > 1) *loss = comm_sum_double(*loss) / t->comm->world;
     return CRATE_OK;
@@ -154,11 +164,12 @@ static int report(trainer *t, progress *p, int64_t step, double lr, double norm)
         .step = step + 1, .total_steps = cfg->schedule.steps, .loss = p->loss_sum / (double)p->window_steps,
         .lr = lr, .grad_norm = norm,
         .samples_per_s = (double)cfg->schedule.global_batch * (double)p->window_steps / window,
-        .ms_per_step = ms, .gflops = t->obj->ops->flops_per_batch(t->obj) * t->comm->world / (ms * 1e6),
+        .ms_per_step = ms, .comm_wait_ms = 1e3 * t->sync.wait_s / (double)p->window_steps, .gflops = t->obj->ops->flops_per_batch(t->obj) * t->comm->world / (ms * 1e6),
         .elapsed_s = now - p->start, .eta_s = (double)(cfg->schedule.steps - step - 1) * (now - p->start) / (double)(step + 1),
     };
     p->loss_sum = 0;
     p->window_steps = 0;
+    t->sync.wait_s = 0;
     p->window_start = now;
     if (t->comm->rank != 0) return CRATE_OK;
     metrics_print_progress(stdout, &r, "img");
@@ -207,6 +218,7 @@ void trainer_destroy(trainer *t) {
     objective_destroy(t->obj);
     param_store_free(&t->ps);
     dp_optimizer_free(&t->opt);
+    grad_sync_free(&t->sync);
     if (t->metrics) fclose(t->metrics);
     free(t);
 }

@@ -1,7 +1,6 @@
 /* comm.c — see comm.h. */
 #include "src/comm.h"
 
-#include <limits.h>
 #include <mpi.h>
 #include <stdio.h>
 
@@ -51,23 +50,10 @@ _Noreturn void comm_abort(const comm_info *c, const char *tool, int code) {
     }
 }
 
-void comm_sum_floats(float *buf, size_t n) {
-    while (n > 0) {
-        int chunk = n > (size_t)INT_MAX ? INT_MAX : (int)n;
-        MPI_Allreduce(MPI_IN_PLACE, buf, chunk, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
-        buf += chunk;
-        n -= (size_t)chunk;
-    }
-}
-
 double comm_sum_double(double v) {
     double sum = v;
     MPI_Allreduce(&v, &sum, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
     return sum;
-}
-
-void comm_reduce_scatter_sum(const float *buf, float *out, size_t chunk) {
-    MPI_Reduce_scatter_block(buf, out, (int)chunk, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
 }
 
 void comm_allgather_in_place(float *buf, size_t chunk) {

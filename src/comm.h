@@ -31,13 +31,10 @@ int comm_agree_report(const comm_info *c, const char *tool, int status);
 /* Prints "<tool>: rank r: <crate_errmsg()>" and aborts every rank with code. */
 _Noreturn void comm_abort(const comm_info *c, const char *tool, int code);
 
-/* In-place sum over ranks (collective); counts beyond INT_MAX are chunked. */
-void comm_sum_floats(float *buf, size_t n);
+/* Sum over ranks (collective). Gradients travel through src/grad_sync.h. */
 double comm_sum_double(double v);
-/* ZeRO-1 collectives over a buffer of world·chunk floats: rank r receives
- * the sum over ranks of buf[r·chunk, (r+1)·chunk) in out (chunk floats);
- * allgather fills every rank's buf from each rank's own range, in place. */
-void comm_reduce_scatter_sum(const float *buf, float *out, size_t chunk);
+/* ZeRO-1 over a buffer of world·chunk floats: fills every rank's buf from
+ * each rank r's own range buf[r·chunk, (r+1)·chunk), in place. */
 void comm_allgather_in_place(float *buf, size_t chunk);
 /* 1 if every rank passed the same value (collective). */
 int comm_all_equal(uint64_t value);

@@ -17,8 +17,7 @@ int dp_optimizer_init(dp_optimizer *o, const param_store *ps, const comm_info *c
     size_t n = o->hi - o->lo;
     o->m = crate_aligned_zalloc(n * sizeof(float), "AdamW first moments");
     o->v = crate_aligned_zalloc(n * sizeof(float), "AdamW second moments");
-    o->shard = o->zero ? crate_aligned_zalloc(n * sizeof(float), "reduced gradient range") : NULL;
-    return o->m && o->v && (!o->zero || o->shard) ? CRATE_OK : CRATE_EINTERNAL;
+    return o->m && o->v ? CRATE_OK : CRATE_EINTERNAL;
 }
 
 static void scale(float *g, size_t n, float s) {
@@ -30,12 +29,6 @@ void dp_optimizer_step(dp_optimizer *o, param_store *ps, float grad_scale, float
     float s = grad_scale / (float)o->world;
     float *g = ps->grad + o->lo;
     size_t n = o->hi - o->lo;
-    if (o->zero) {
-        comm_reduce_scatter_sum(ps->grad, o->shard, n);
-        memcpy(g, o->shard, n * sizeof(float));
-    } else if (o->world > 1) {
-        comm_sum_floats(ps->grad, ps->total);
-    }
     scale(g, n, s);
     double sq = grad_sum_squares(g, n);
     *grad_norm = sqrt(o->zero ? comm_sum_double(sq) : sq);
@@ -47,6 +40,5 @@ void dp_optimizer_step(dp_optimizer *o, param_store *ps, float grad_scale, float
 void dp_optimizer_free(dp_optimizer *o) {
     free(o->m);
     free(o->v);
-    free(o->shard);
     memset(o, 0, sizeof *o);
 }

@@ -11,10 +11,12 @@ typedef struct {
     int64_t step, total_steps; /* step is 1-based: steps completed */
     double loss, lr, grad_norm;
     double samples_per_s, ms_per_step, gflops;
+    double comm_wait_ms; /* per step: blocked waiting for the gradient sums */
     double elapsed_s, eta_s;
 } metrics_record;
 
-/* "step 120/1000 | loss 0.41230 | lr 9.80e-04 | grad_norm 0.532 | 812.0 img/s | 42.1 ms/step | ETA 1m23s" */
+/* "step 120/1000 | loss 0.41230 | lr 9.80e-04 | grad_norm 0.532 | 812.0 img/s | 42.1 ms/step (comm wait 1.2)
+ *  | 96.0 GFLOP/s | ETA 1m23s" */
 void metrics_print_progress(FILE *out, const metrics_record *r, const char *sample_unit);
 /* One JSON object, newline-terminated, flushed. */
 int metrics_write_json(FILE *out, const metrics_record *r);

@@ -42,12 +42,18 @@ typedef struct {
     unsigned flags;
 } param_tensor;
 
+/* Called during backward with an offset x: every gradient in [x, total) is
+ * final for this backward pass (see param_store_grads_final_from). */
+typedef void (*param_grads_final_fn)(void *ctx, size_t first_final);
+
 typedef struct {
     param_tensor *tensors;
     int count, cap;
     size_t total;  /* floats in the buffer, including alignment padding */
     float *data;   /* NULL until param_store_alloc */
     float *grad;
+    param_grads_final_fn on_final; /* NULL: nobody listens */
+    void *on_final_ctx;
 } param_store;
 
 void param_store_init(param_store *ps);
@@ -77,5 +83,14 @@ int param_store_find(const param_store *ps, const char *name);
 size_t param_store_count(const param_store *ps);
 
 void param_store_zero_grad(param_store *ps);
+
+/* Backward passes run the model in reverse declaration order, so the gradient
+ * buffer becomes final from its end towards its start. A model calls this
+ * once the gradients of tensor `id` and of every tensor declared after it are
+ * complete for the current backward pass; a listener (the bucketed gradient
+ * allreduce, src/grad_sync.h) can then start communicating that tail. */
+static inline void param_store_grads_final_from(param_store *ps, int id) {
+    if (ps->on_final) ps->on_final(ps->on_final_ctx, ps->tensors[id].offset);
+}
 
 #endif

@@ -1,8 +1,10 @@
 # test_train_mpi.sh BUILD_DIR — data parallelism does not change the answer:
 # mae-tiny for 20 steps at the same schedule.global_batch (32) on 1, 2 and 4
 # ranks (one thread each, oversubscribed), with dist.zero 0 and 1, and on one
-# rank with gradient accumulation (4 micro-steps of 8), logs the same loss at
-# every step as the 1-rank run, to 1e-4 relative. Ranks split the global
+# rank with gradient accumulation (4 micro-steps of 8), with small gradient
+# buckets (many overlapped allreduces or owner reductions per step) and with
+# overlap off, logs the same loss at every step as the 1-rank run, to 1e-4
+# relative. Ranks split the global
 # batch; every random choice belongs to a sample, not to a rank.
 set -u
 . "$(dirname "$0")/lib.sh" "$1"
@@ -19,7 +21,9 @@ run() {
 }
 
 run w1 1
-for case in "w2 2" "w4 4" "w2_zero 2 dist.zero=1" "w4_zero 4 dist.zero=1" "w1_accum 1 schedule.micro_batch=8"; do
+for case in "w2 2" "w4 4" "w2_zero 2 dist.zero=1" "w4_zero 4 dist.zero=1" "w1_accum 1 schedule.micro_batch=8" \
+  "w4_buckets 4 dist.bucket_mb=0.01" "w4_zero_buckets 4 dist.zero=1 dist.bucket_mb=0.01" \
+  "w2_accum_buckets 2 schedule.micro_batch=4 dist.bucket_mb=0.02" "w2_no_overlap 2 dist.overlap=false"; do
   set -- $case
   run "$@"
   worst=$(paste "$tmp/w1.loss" "$tmp/$1.loss" | awk '{ d = ($1 - $2) / $1; if (d < 0) d = -d; if (d > m) m = d } END { printf "%.3g", m }')
