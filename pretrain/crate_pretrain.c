@@ -1,6 +1,7 @@
 /* crate_pretrain.c — `crate-pretrain CONFIG [section.key=value ...]`: trains a
  * CRATE model with the objective the config names, on one or many MPI ranks.
- * Exit status: 0 done, 2 bad usage/config/data, 1 internal failure. */
+ * Exit status: 0 done, 75 checkpointed on a signal (requeue me), 2 bad
+ * usage/config/data, 1 internal failure. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,9 +21,13 @@ static void usage(FILE *out) {
             "Pretrains a CRATE white-box transformer. The config's sections are listed below;\n"
             "any key can be overridden on the command line (schedule.steps=200). The resolved\n"
             "config is printed first; progress lines show loss, lr, grad norm, throughput and ETA;\n"
-            "<run.dir>/metrics.jsonl gets one JSON object per logged step and <run.dir>/weights.crw\n"
-            "the final weights.\n"
-            "Exit status: 0 done, 2 bad usage, config or data, 1 internal failure.\n\n");
+            "<run.dir>/metrics.jsonl gets one JSON object per logged step. Checkpoints go to\n"
+            "<run.dir>/ckpt/step-NNNNNN/ (every checkpoint.every steps, at the end, at run.stop_after\n"
+            "and on a signal); the same command resumes from the newest usable one.\n"
+            "Signals: SIGUSR1, SIGTERM and SIGINT make every rank checkpoint at the next step\n"
+            "boundary and exit with status 75. With mpirun, send SIGUSR1 to mpirun (it forwards it).\n"
+            "Exit status: 0 done (or stopped by run.stop_after), 75 checkpointed on a signal:\n"
+            "requeue me, 2 bad usage, config, data or checkpoint, 1 internal failure.\n\n");
 }
 
 /* FNV-1a: the resolved config text must be identical on every rank. */
@@ -66,7 +71,7 @@ int main(int argc, char **argv) {
     trainer *t = NULL;
     if (rc == CRATE_OK) rc = comm_agree_report(&comm, TOOL, trainer_setup(&t, &cfg, &src, &comm));
     if (rc == CRATE_OK) {
-        int status = trainer_train(t);
+        int status = trainer_train(t, &rc);
         if (status != CRATE_OK) comm_abort(&comm, TOOL, status);
     }
     trainer_destroy(t);

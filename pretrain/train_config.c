@@ -27,8 +27,10 @@
 static const config_key train_schema[] = {
     /* run: where the run writes its checkpoints, logs and resolved config, and
      * the seed every random choice derives from (DESIGN §5). */
-    KEY_STRING(run, dir, "runs/mae", "output directory: metrics.jsonl and the final weights"),
+    KEY_STRING(run, dir, "runs/mae", "output directory: metrics.jsonl and ckpt/ (checkpoints, the last one final)"),
     KEY_INT(run, seed, "0", 0, BIG, "seed of all randomness (init, data order, masks, augmentation)"),
+    KEY_INT(run, stop_after, "0", 0, BIG,
+            "end after this step with a checkpoint, as if preempted there (0: run to schedule.steps)"),
 
     /* model: the CRATE encoder and decoder (DESIGN §2): width d, K heads of
      * width p, layer counts, and the ISTA step η and sparsity λ. */
@@ -80,6 +82,13 @@ static const config_key train_schema[] = {
     KEY_INT(dist, zero, "0", 0, 1, "1: shard AdamW state across ranks (ZeRO-1: reduce to owners, update own range, allgather)"),
     KEY_FLOAT(dist, bucket_mb, "4", 0.001, 8192, "MiB of gradients per non-blocking allreduce bucket"),
     KEY_BOOL(dist, overlap, "true", "start each bucket's allreduce during backward (false: all after backward)"),
+
+    /* checkpoint: sharded, checksummed, resumable on any rank count (DESIGN §7). */
+    KEY_INT(checkpoint, every, "0", 0, BIG, "save every this many steps (0: only at the end, on a signal or run.stop_after)"),
+    KEY_INT(checkpoint, keep_last, "3", 1, 1000000, "committed checkpoints kept; older ones are pruned after a save"),
+    KEY_STRING(checkpoint, resume, "auto",
+               "auto: newest usable checkpoint in run.dir/ckpt, else start fresh; none; or a checkpoint folder"),
+    KEY_INT(checkpoint, level, "0", 0, 12, "lz4 level of the shard files (0: fast default; 3-12: lz4hc, slower)"),
 
     /* log: progress output. */
     KEY_INT(log, every, "10", 1, BIG, "print and record metrics every this many steps"),

@@ -22,7 +22,7 @@ enum train_mae_input { TRAIN_MAE_INPUT_VISIBLE = 0, TRAIN_MAE_INPUT_ALL = 1 };
 
 typedef struct {
     char dir[CONFIG_STRING_MAX];
-    int64_t seed;
+    int64_t seed, stop_after;
 } train_run_config;
 
 typedef struct {
@@ -62,6 +62,12 @@ typedef struct {
 } train_dist_config;
 
 typedef struct {
+    int64_t every, keep_last;
+    char resume[CONFIG_STRING_MAX];
+    int64_t level;
+} train_checkpoint_config;
+
+typedef struct {
     int64_t every;
 } train_log_config;
 
@@ -74,6 +80,7 @@ typedef struct {
     train_optim_config optim;
     train_schedule_config schedule;
     train_dist_config dist;
+    train_checkpoint_config checkpoint;
     train_log_config log;
 } train_config;
 

@@ -16,6 +16,8 @@
 
 #include "data/loader.h"
 #include "pretrain/objective.h"
+#include "pretrain/stop_signal.h"
+#include "src/checkpoint.h"
 #include "src/dp_optim.h"
 #include "src/error.h"
 #include "src/fs.h"
@@ -23,7 +25,6 @@
 #include "src/metrics.h"
 #include "src/optim.h"
 #include "src/param_init.h"
-#include "src/weights_file.h"
 
 struct trainer {
     const train_config *cfg;
@@ -34,7 +35,9 @@ struct trainer {
     dp_optimizer opt;
     grad_sync sync;
     FILE *metrics;
-    char run_dir[CONFIG_STRING_MAX];
+    char run_dir[CONFIG_STRING_MAX], ckpt_dir[CONFIG_STRING_MAX + 8];
+    ckpt_options ckpt;
+    int64_t first_step; /* steps already done (restored from a checkpoint) */
     int local_batch, micro_batch, micro_steps;
 };
 
@@ -45,7 +48,7 @@ int trainer_threads(int64_t requested, const comm_info *comm) {
     return t > 0 ? t : 1;
 }
 
-static int open_loader(trainer *t, const config_sources *src) {
+static int open_loader(trainer *t, const config_sources *src, int64_t first_step) {
     const train_config *cfg = t->cfg;
     int64_t G = cfg->schedule.global_batch;
     if (G % t->comm->world != 0)
@@ -61,7 +64,7 @@ static int open_loader(trainer *t, const config_sources *src) {
     t->micro_steps = t->local_batch / t->micro_batch;
     image_loader_config lc = {
         .seed = (uint64_t)cfg->run.seed, .global_batch = G, .rank_offset = (int64_t)t->comm->rank * t->local_batch,
-        .local_batch = t->local_batch, .first_step = 0, .prefetch = (int)cfg->data.prefetch, .shuffle = 1,
+        .local_batch = t->local_batch, .first_step = first_step, .prefetch = (int)cfg->data.prefetch, .shuffle = 1,
         .cache_bytes = (size_t)cfg->data.cache_mb << 20,
     };
     int rc = image_loader_open(&t->loader, cfg->data.train, &lc);
@@ -87,15 +90,63 @@ static int build_model(trainer *t) {
     return dp_optimizer_init(&t->opt, &t->ps, t->comm, (int)dist->zero);
 }
 
+/* Lines of metrics.jsonl for steps up to `keep` (a resumed run rewrites the
+ * steps after its checkpoint, so each step appears once). */
+static int trim_metrics(const char *path, int64_t keep) {
+    char *text;
+    size_t len;
+    if (keep <= 0 || fs_read_file(path, &text, &len) != CRATE_OK) return CRATE_OK; /* nothing to keep */
+    char *end = text;
+    for (char *line = text; *line;) {
+        char *nl = strchr(line, '\n');
+        long long step = -1;
+        if (!nl || sscanf(line, "{\"step\":%lld", &step) != 1 || step > keep) break;
+        end = line = nl + 1;
+    }
+    char tmp[CONFIG_STRING_MAX + 48];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int rc = fs_write_file_synced(tmp, text, (size_t)(end - text));
+    free(text);
+    return rc == CRATE_OK ? fs_commit_rename(tmp, path) : rc;
+}
+
 static int open_metrics(trainer *t) {
-    snprintf(t->run_dir, sizeof t->run_dir, "%s", t->cfg->run.dir);
     if (t->comm->rank != 0) return CRATE_OK;
-    int rc = fs_mkdir_p(t->run_dir);
-    if (rc != CRATE_OK) return crate_fail_context(rc, "run.dir");
     char path[CONFIG_STRING_MAX + 32];
     snprintf(path, sizeof path, "%s/metrics.jsonl", t->run_dir);
-    t->metrics = fopen(path, "w");
+    int rc = trim_metrics(path, t->first_step);
+    if (rc != CRATE_OK) return rc;
+    t->metrics = fopen(path, t->first_step > 0 ? "a" : "w");
     return t->metrics ? CRATE_OK : crate_fail(CRATE_EINPUT, "run.dir: cannot write '%s'", path);
+}
+
+static ckpt_meta checkpoint_meta(const trainer *t, int64_t step, const char *config) {
+    return (ckpt_meta){step, t->cfg->run.seed, t->cfg->schedule.global_batch, config};
+}
+
+/* Restores the newest usable checkpoint (checkpoint.resume) and positions the
+ * data there; a run with none starts at step 0. Collective. */
+static int resume(trainer *t, const config_sources *src) {
+    const train_config *cfg = t->cfg;
+    snprintf(t->ckpt_dir, sizeof t->ckpt_dir, "%s/ckpt", t->run_dir);
+    t->ckpt = (ckpt_options){t->ckpt_dir, "crate-pretrain", (int)cfg->checkpoint.keep_last, (int)cfg->checkpoint.level};
+    ckpt_meta expect = checkpoint_meta(t, 0, NULL);
+    int64_t step;
+    int dirty;
+    int rc = checkpoint_resume(&t->ckpt, t->comm, cfg->checkpoint.resume, &t->ps, &t->opt, &expect, &step, &dirty);
+    if (rc != CRATE_OK) return crate_fail_context(rc, "%s: checkpoint.resume", config_where(src, "checkpoint.resume"));
+    if (step < 0 && dirty) { /* a damaged candidate was partly read: back to the fresh state */
+        param_store_initialize(&t->ps, (uint64_t)cfg->run.seed, (float)cfg->model.init_std);
+        dp_optimizer_reset(&t->opt);
+    }
+    if (step > cfg->schedule.steps)
+        return crate_fail(CRATE_EINPUT, "%s: the checkpoint is at step %lld, beyond schedule.steps = %lld",
+                          config_where(src, "schedule.steps"), (long long)step, (long long)cfg->schedule.steps);
+    t->first_step = step > 0 ? step : 0;
+    if (t->first_step == 0) return CRATE_OK;
+    image_loader_close(t->loader);
+    t->loader = NULL;
+    return open_loader(t, src, t->first_step);
 }
 
 int trainer_setup(trainer **out, const train_config *cfg, const config_sources *src, const comm_info *comm) {
@@ -104,18 +155,26 @@ int trainer_setup(trainer **out, const train_config *cfg, const config_sources *
     t->cfg = cfg;
     t->comm = comm;
     *out = t;
+    snprintf(t->run_dir, sizeof t->run_dir, "%s", cfg->run.dir);
     int threads = trainer_threads(cfg->dist.threads_per_rank, comm);
     omp_set_num_threads(threads);
     openblas_set_num_threads(threads);
-    int rc = open_loader(t, src);
+    int rc = open_loader(t, src, 0);
     if (rc == CRATE_OK) rc = build_model(t);
+    if (rc == CRATE_OK && comm->rank == 0 && (rc = fs_mkdir_p(t->run_dir)) != CRATE_OK)
+        rc = crate_fail_context(rc, "%s: run.dir", config_where(src, "run.dir"));
+    /* Resuming is collective: every rank must get there, or none. */
+    rc = comm_agree_message(comm, rc);
+    if (rc == CRATE_OK) rc = resume(t, src);
     if (rc == CRATE_OK) rc = open_metrics(t);
+    if (rc == CRATE_OK) stop_signal_install();
     if (rc == CRATE_OK && comm->rank == 0)
         printf("crate-pretrain: %s objective, %zu parameters, %d ranks x %d threads, batch %lld (%d per rank in %d "
-               "micro-steps), ZeRO-%d, %llu training samples, OpenBLAS core %s\n",
+               "micro-steps), ZeRO-%d, %llu training samples, OpenBLAS core %s, starting at step %lld\n",
                t->obj->ops->name, param_store_count(&t->ps), comm->world, threads,
                (long long)cfg->schedule.global_batch, t->local_batch, t->micro_steps, t->opt.zero,
-               (unsigned long long)image_loader_dataset_size(t->loader), openblas_get_corename());
+               (unsigned long long)image_loader_dataset_size(t->loader), openblas_get_corename(),
+               (long long)t->first_step);
     return rc;
 }
 
@@ -133,9 +192,10 @@ static image_batch micro_slice(const image_batch *b, int m, int size) {
 
 /* Forward and backward over this rank's micro-steps; gradients accumulate
  * locally and only the last micro-step's backward sends them (its buckets
- * overlap its layers); afterwards ps->grad holds the sum over ranks and the
- * returned loss is the mean over the whole global batch. */
-static int accumulate_gradients(trainer *t, const image_batch *batch, double *loss) {
+ * overlap its layers); afterwards ps->grad holds the sum over ranks, the
+ * returned loss is the mean over the whole global batch and *stop is set on
+ * every rank if any rank received a stop signal (one reduction for both). */
+static int accumulate_gradients(trainer *t, const image_batch *batch, double *loss, int *stop) {
     double sum = 0;
     for (int m = 0; m < t->micro_steps; m++) {
         image_batch micro = micro_slice(batch, m, t->micro_batch);
@@ -146,8 +206,10 @@ static int accumulate_gradients(trainer *t, const image_batch *batch, double *lo
         sum += l;
     }
     grad_sync_finish(&t->sync, &t->ps);
-    *loss = sum / t->micro_steps;
-    if (t->comm->world > 1) *loss = comm_sum_double(*loss) / t->comm->world;
+    double shared[2] = {sum / t->micro_steps, stop_signal_received() != 0};
+    if (t->comm->world > 1) comm_sum_doubles(shared, 2);
+    *loss = shared[0] / t->comm->world;
+    *stop = shared[1] > 0;
     return CRATE_OK;
 }
 
@@ -176,20 +238,34 @@ static int report(trainer *t, progress *p, int64_t step, double lr, double norm)
     return metrics_write_json(t->metrics, &r);
 }
 
-int trainer_train(trainer *t) {
+static int save(trainer *t, int64_t done) {
+    char *config = train_config_yaml(t->cfg);
+    if (!config) return CRATE_EINTERNAL;
+    ckpt_meta meta = checkpoint_meta(t, done, config);
+    double start = fs_now();
+    int rc = checkpoint_save(&t->ckpt, t->comm, &t->ps, &t->opt, &meta);
+    free(config);
+    if (rc == CRATE_OK && t->comm->rank == 0)
+        printf("crate-pretrain: checkpoint step-%06lld saved in %.2f s\n", (long long)done, fs_now() - start);
+    return rc;
+}
+
+int trainer_train(trainer *t, int *exit_status) {
     const train_config *cfg = t->cfg;
     adamw_config opt = {(float)cfg->optim.beta1, (float)cfg->optim.beta2, (float)cfg->optim.eps,
                         (float)cfg->optim.weight_decay};
     lr_schedule sched = {(float)cfg->optim.lr, (float)cfg->optim.min_lr, cfg->schedule.warmup_steps,
                          cfg->schedule.steps};
     progress p = {0, fs_now(), fs_now(), 0};
-    for (int64_t step = 0; step < cfg->schedule.steps; step++) {
+    *exit_status = 0;
+    for (int64_t step = t->first_step; step < cfg->schedule.steps; step++) {
         const image_batch *batch;
         int rc = image_loader_next(t->loader, &batch);
         if (rc != CRATE_OK) return rc;
         param_store_zero_grad(&t->ps);
         double loss, norm;
-        rc = accumulate_gradients(t, batch, &loss);
+        int stop;
+        rc = accumulate_gradients(t, batch, &loss, &stop);
         if (rc != CRATE_OK) return rc;
         if (!isfinite(loss))
             return crate_fail(CRATE_EINPUT, "step %lld: the loss is %g; lower optim.lr or raise schedule.warmup_steps",
@@ -199,17 +275,36 @@ int trainer_train(trainer *t) {
                           &norm);
         p.loss_sum += loss;
         p.window_steps++;
-        if ((step + 1) % cfg->log.every == 0 || step + 1 == cfg->schedule.steps) {
+        int64_t done = step + 1;
+        int last = done == cfg->schedule.steps, halt = cfg->run.stop_after > 0 && done >= cfg->run.stop_after;
+        if (done % cfg->log.every == 0 || last || stop || halt) {
             rc = report(t, &p, step, lr, norm);
             if (rc != CRATE_OK) return rc;
         }
+        if (last || stop || halt || (cfg->checkpoint.every > 0 && done % cfg->checkpoint.every == 0)) {
+            rc = save(t, done);
+            if (rc != CRATE_OK) { /* agreed by every rank: one clean message, no abort */
+                if (t->comm->rank == 0) fprintf(stderr, "crate-pretrain: %s\n", crate_errmsg());
+                *exit_status = rc;
+                return CRATE_OK;
+            }
+        }
+        if (stop && !last) {
+            if (t->comm->rank == 0)
+                printf("crate-pretrain: stopped by a signal after step %lld; exit status %d asks to be requeued, and "
+                       "the same command resumes from %s\n", (long long)done, STOP_SIGNAL_EXIT_REQUEUE, t->ckpt_dir);
+            *exit_status = STOP_SIGNAL_EXIT_REQUEUE;
+            return CRATE_OK;
+        }
+        if (halt && !last) {
+            if (t->comm->rank == 0)
+                printf("crate-pretrain: stopped after step %lld as run.stop_after asks; the same command without it "
+                       "resumes from %s\n", (long long)done, t->ckpt_dir);
+            return CRATE_OK;
+        }
     }
-    if (t->comm->rank != 0) return CRATE_OK;
-    char path[CONFIG_STRING_MAX + 32];
-    snprintf(path, sizeof path, "%s/weights.crw", t->run_dir);
-    int rc = weights_save(path, &t->ps);
-    if (rc == CRATE_OK) printf("crate-pretrain: wrote %s and %s/metrics.jsonl\n", path, t->run_dir);
-    return rc;
+    if (t->comm->rank == 0) printf("crate-pretrain: done; final checkpoint in %s\n", t->ckpt_dir);
+    return CRATE_OK;
 }
 
 void trainer_destroy(trainer *t) {

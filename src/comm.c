@@ -1,6 +1,7 @@
 /* comm.c — see comm.h. */
 #include "src/comm.h"
 
+#include <limits.h>
 #include <mpi.h>
 #include <stdio.h>
 
@@ -48,6 +49,38 @@ _Noreturn void comm_abort(const comm_info *c, const char *tool, int code) {
     MPI_Abort(MPI_COMM_WORLD, code ? code : CRATE_EINTERNAL);
     for (;;) {
     }
+}
+
+int comm_agree_message(const comm_info *c, int status) {
+    int worst = comm_agree(status);
+    if (worst == CRATE_OK) return worst;
+    int me = status != CRATE_OK ? c->rank : c->world, first = me;
+    MPI_Allreduce(&me, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    char msg[1024];
+    if (c->rank == first) {
+        if (c->world > 1)
+            snprintf(msg, sizeof msg, "rank %d: %s", c->rank, crate_errmsg());
+        else
+            snprintf(msg, sizeof msg, "%s", crate_errmsg());
+    }
+    MPI_Bcast(msg, sizeof msg, MPI_CHAR, first, MPI_COMM_WORLD);
+    crate_errmsg_set(msg);
+    return worst;
+}
+
+void comm_sum_doubles(double *v, int n) { MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD); }
+
+void comm_bcast_bytes(void *buf, size_t n, int root) {
+    for (char *p = buf; n > 0;) {
+        int k = n > (size_t)INT_MAX ? INT_MAX : (int)n;
+        MPI_Bcast(p, k, MPI_BYTE, root, MPI_COMM_WORLD);
+        p += k;
+        n -= (size_t)k;
+    }
+}
+
+void comm_gather_u64(const uint64_t *mine, int n, uint64_t *all) {
+    MPI_Gather(mine, n, MPI_UINT64_T, all, n, MPI_UINT64_T, 0, MPI_COMM_WORLD);
 }
 
 double comm_sum_double(double v) {

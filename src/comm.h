@@ -31,8 +31,19 @@ int comm_agree_report(const comm_info *c, const char *tool, int status);
 /* Prints "<tool>: rank r: <crate_errmsg()>" and aborts every rank with code. */
 _Noreturn void comm_abort(const comm_info *c, const char *tool, int code);
 
+/* comm_agree, and afterwards every rank's crate_errmsg() is the message of
+ * the lowest failing rank, prefixed "rank r: " in a multi-rank job: one rank's
+ * cause (a damaged file only it read) reaches the rank that reports it. */
+int comm_agree_message(const comm_info *c, int status);
+
 /* Sum over ranks (collective). Gradients travel through src/grad_sync.h. */
 double comm_sum_double(double v);
+/* In-place sums of n doubles (several small reductions in one message). */
+void comm_sum_doubles(double *v, int n);
+/* Rank root's n bytes to every rank. */
+void comm_bcast_bytes(void *buf, size_t n, int root);
+/* Rank 0 receives every rank's n uint64 values, rank-major, in all[world·n]. */
+void comm_gather_u64(const uint64_t *mine, int n, uint64_t *all);
 /* ZeRO-1 over a buffer of world·chunk floats: fills every rank's buf from
  * each rank r's own range buf[r·chunk, (r+1)·chunk), in place. */
 void comm_allgather_in_place(float *buf, size_t chunk);

@@ -37,6 +37,11 @@ void dp_optimizer_step(dp_optimizer *o, param_store *ps, float grad_scale, float
     if (o->zero) comm_allgather_in_place(ps->data, n);
 }
 
+void dp_optimizer_reset(dp_optimizer *o) {
+    memset(o->m, 0, (o->hi - o->lo) * sizeof(float));
+    memset(o->v, 0, (o->hi - o->lo) * sizeof(float));
+}
+
 void dp_optimizer_free(dp_optimizer *o) {
     free(o->m);
     free(o->v);

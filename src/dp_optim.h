@@ -33,6 +33,8 @@ int dp_optimizer_init(dp_optimizer *o, const param_store *ps, const comm_info *c
  * global norm before clipping. */
 void dp_optimizer_step(dp_optimizer *o, param_store *ps, float grad_scale, float clip, int64_t t, float lr,
                        const adamw_config *cfg, double *grad_norm);
+/* Zeroes the moments (the state of a fresh run). */
+void dp_optimizer_reset(dp_optimizer *o);
 void dp_optimizer_free(dp_optimizer *o);
 
 #endif

@@ -1,8 +1,11 @@
 /* fs.c — see fs.h. */
+#define _XOPEN_SOURCE 700 /* nftw */
 #include "src/fs.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -28,9 +31,18 @@ int fs_mkdir_p(const char *path) {
 }
 
 int fs_errno_status(int e) {
-    return (e == ENOENT || e == ENOTDIR || e == EACCES || e == EROFS || e == EISDIR || e == EEXIST)
+    return (e == ENOENT || e == ENOTDIR || e == EACCES || e == EROFS || e == EISDIR || e == EEXIST ||
+            e == ENOSPC || e == EDQUOT)
                ? CRATE_EINPUT
                : CRATE_EINTERNAL;
+}
+
+void fs_sync_dir(const char *path) {
+    int fd = open(path, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
 }
 
 /* fsync of the folder holding path, so a rename into it is durable. */
@@ -45,11 +57,63 @@ static void fsync_parent(const char *path) {
         *slash = '\0';
         d = dir;
     }
-    int fd = open(d, O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
+    fs_sync_dir(d);
+}
+
+int fs_write_file_synced(const char *path, const void *data, size_t len) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return crate_fail(fs_errno_status(errno), "cannot create '%s': %s", path, strerror(errno));
+    const char *p = data;
+    int e = 0;
+    while (len > 0 && !e) {
+        ssize_t k = write(fd, p, len);
+        if (k < 0 && errno != EINTR) e = errno;
+        if (k > 0) p += k, len -= (size_t)k;
     }
+    if (!e && fsync(fd) != 0) e = errno;
+    if (close(fd) != 0 && !e) e = errno;
+    return e ? crate_fail(fs_errno_status(e), "writing '%s' failed: %s", path, strerror(e)) : CRATE_OK;
+}
+
+int fs_read_file(const char *path, char **data, size_t *len) {
+    *data = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return crate_fail(CRATE_EINPUT, "cannot open '%s': %s", path, strerror(errno));
+    size_t cap = 4096, n = 0;
+    char *buf = NULL;
+    for (;;) {
+        char *b = realloc(buf, cap + 1);
+        if (!b) {
+            free(buf);
+            fclose(f);
+            return crate_fail(CRATE_EINTERNAL, "out of memory reading '%s'", path);
+        }
+        buf = b;
+        n += fread(buf + n, 1, cap - n, f);
+        if (n < cap) break;
+        cap *= 2;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return crate_fail(CRATE_EINPUT, "reading '%s' failed", path);
+    }
+    buf[n] = 0;
+    *data = buf;
+    *len = n;
+    return CRATE_OK;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int kind, struct FTW *ftw) {
+    (void)st, (void)kind, (void)ftw;
+    return remove(path) == 0 ? 0 : errno;
+}
+
+int fs_remove_tree(const char *path) {
+    int e = nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (e == 0 || (e < 0 && errno == ENOENT)) return CRATE_OK;
+    return crate_fail(fs_errno_status(e > 0 ? e : errno), "cannot remove '%s': %s", path, strerror(e > 0 ? e : errno));
 }
 
 int fs_commit_rename(const char *from, const char *to) {

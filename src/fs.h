@@ -2,6 +2,8 @@
 #ifndef CRATE_FS_H
 #define CRATE_FS_H
 
+#include <stddef.h>
+
 /* mkdir -p: creates path and its missing parents (mode 0755). */
 int fs_mkdir_p(const char *path);
 /* Commits a fully written and fsynced file or folder: renames `from` to `to`
@@ -9,8 +11,17 @@ int fs_mkdir_p(const char *path);
  * itself survives a crash. On failure nothing under `to` changed and the
  * status is fs_errno_status of the cause. */
 int fs_commit_rename(const char *from, const char *to);
+/* Writes len bytes to path (created or truncated) and fsyncs it; a failure
+ * (a full disk) names the path and the cause. */
+int fs_write_file_synced(const char *path, const void *data, size_t len);
+/* Reads a whole file into a malloc'd, NUL-terminated buffer. */
+int fs_read_file(const char *path, char **data, size_t *len);
+/* fsync of a folder, so entries created or renamed in it are durable. */
+void fs_sync_dir(const char *path);
+/* rm -r of path (a file or a folder tree; symlinks are not followed). */
+int fs_remove_tree(const char *path);
 /* Status for a failed system call: errors the user can fix (a missing or
- * misnamed folder, permissions, a read-only filesystem) are CRATE_EINPUT;
+ * misnamed folder, permissions, a read-only or full filesystem) are CRATE_EINPUT;
  * anything else is CRATE_EINTERNAL. */
 int fs_errno_status(int e);
 /* Seconds on a monotonic clock. */

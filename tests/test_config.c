@@ -141,7 +141,7 @@ static void test_round_trip(void) {
     char *text = yaml_of(FIXTURE("valid.yaml"), 4, ov, &first);
     CHECK(text != NULL, "emit: %s", crate_errmsg());
     if (!text) return;
-    const char *head = "run:\n  dir: \"we\\\"ird: #dir\\\\ \\x09'x'\"\n  seed: 42\nmodel:\n  dim: 64\n";
+    const char *head = "run:\n  dir: \"we\\\"ird: #dir\\\\ \\x09'x'\"\n  seed: 42\n  stop_after: 0\nmodel:\n  dim: 64\n";
     CHECK(strncmp(text, head, strlen(head)) == 0, "text starts:\n%s", text);
     CHECK(strstr(text, "  lr: 0.30000000000000004\n") && strstr(text, "  min_lr: 1e-07\n") &&
               strstr(text, "  eta: 0.25\n") && strstr(text, "  pos_embed: learned\n") &&
@@ -235,7 +235,7 @@ static void test_bad_files(void) {
                 "unknown_key.yaml:3:3: unknown key 'model.dimm' (keys of 'model': dim, heads, head_dim, depth,");
     EXPECT_FAIL(FIXTURE("unknown_section.yaml"), 0, NULL,
                 "unknown_section.yaml:3:1: unknown section 'modle' (sections: run, model, objective, mae, data, "
-                "optim, schedule, dist, log)");
+                "optim, schedule, dist, checkpoint, log)");
     EXPECT_FAIL(FIXTURE("wrong_type.yaml"), 0, NULL, "wrong_type.yaml:4:10: model.depth: expected an integer",
                 "got 'six'");
     EXPECT_FAIL(FIXTURE("out_of_range.yaml"), 0, NULL,

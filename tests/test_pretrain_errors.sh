@@ -17,7 +17,7 @@ expect_error() {
   for w in "${want[@]}"; do
     check "$name: message names '$w'" grep -qF -- "$w" "$tmp/$name.err"
   done
-  check "$name: no metrics or weights written" [ ! -e "$tmp/run-$name/metrics.jsonl" ] && [ ! -e "$tmp/run-$name/weights.crw" ]
+  check "$name: no metrics or checkpoint written" [ ! -e "$tmp/run-$name/metrics.jsonl" ] && [ ! -e "$tmp/run-$name/ckpt" ]
   sed 's/^/    /' "$tmp/$name.err"
 }
 

@@ -8,7 +8,7 @@ set -u
   >"$tmp/out.txt" 2>&1
 check "crate-pretrain exits 0" [ $? -eq 0 ]
 check "metrics.jsonl has 200 lines" [ "$(wc -l <"$tmp/R/metrics.jsonl")" -eq 200 ]
-check "final weights written" [ -s "$tmp/R/weights.crw" ]
+check "final checkpoint step-000200 verifies" "$build/crate-ckpt" verify "$tmp/R/ckpt/step-000200"
 check "progress lines printed" grep -q "step 200/200 | loss" "$tmp/out.txt"
 check "resolved config printed" grep -q "global_batch: 32" "$tmp/out.txt"
 
