@@ -134,7 +134,9 @@ static int resume(trainer *t, const config_sources *src) {
     int64_t step;
     int dirty;
     int rc = checkpoint_resume(&t->ckpt, t->comm, cfg->checkpoint.resume, &t->ps, &t->opt, &expect, &step, &dirty);
-    if (rc != CRATE_OK) return crate_fail_context(rc, "%s: checkpoint.resume", config_where(src, "checkpoint.resume"));
+    if (rc != CRATE_OK)
+        return crate_fail_context(rc, "checkpoint.resume=%s (%s)", cfg->checkpoint.resume,
+                                  config_where(src, "checkpoint.resume"));
     if (step < 0 && dirty) { /* a damaged candidate was partly read: back to the fresh state */
         param_store_initialize(&t->ps, (uint64_t)cfg->run.seed, (float)cfg->model.init_std);
         dp_optimizer_reset(&t->opt);

@@ -295,7 +295,7 @@ static int compatible(const ckpt_manifest *m, const param_store *ps, const ckpt_
     const char *fix = "resume with the config in its manifest.yaml, or set checkpoint.resume=none or another run.dir";
     if (m->seed != expect->seed || m->global_batch != expect->global_batch)
         return crate_fail(CRATE_EINPUT, "%s was written with run.seed %lld and schedule.global_batch %lld; this run "
-                          "has %lld and %lld: %s", dir, (long long)m->seed, (long long)m->global_batch,
+                          "has run.seed %lld and schedule.global_batch %lld: %s", dir, (long long)m->seed, (long long)m->global_batch,
                           (long long)expect->seed, (long long)expect->global_batch, fix);
     if (m->ntensors != ps->count)
         return crate_fail(CRATE_EINPUT, "%s holds %d tensors, this model has %d: %s", dir, m->ntensors, ps->count, fix);
