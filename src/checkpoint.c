@@ -353,6 +353,7 @@ int checkpoint_resume(const ckpt_options *o, const comm_info *c, const char *fro
     char *all = bcast_string(c, list);
     free(list);
     for (char *dir = strtok(all, "\n"); dir && *step < 0; dir = strtok(NULL, "\n")) {
+        double start = fs_now();
         ckpt_manifest m;
         rc = read_manifest(c, dir, &m);
         if (rc == CRATE_OK && (rc = compatible(&m, ps, expect, dir)) != CRATE_OK) {
@@ -372,8 +373,8 @@ int checkpoint_resume(const ckpt_options *o, const comm_info *c, const char *fro
             }
             *step = m.step;
             if (c->rank == 0)
-                printf("%s: resumed from %s (step %lld, written by %d ranks)\n", o->tool, dir, (long long)m.step,
-                       m.world);
+                printf("%s: resumed from %s (step %lld, written by %d ranks) in %.2f s\n", o->tool, dir,
+                       (long long)m.step, m.world, fs_now() - start);
         } else if (automatic) {
             if (c->rank == 0) {
                 printf("%s: skipping checkpoint %s: %s\n", o->tool, dir, crate_errmsg());
