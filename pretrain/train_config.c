@@ -123,15 +123,24 @@ static int check_warmup(const train_config *cfg, const config_sources *src) {
                       (long long)cfg->schedule.steps, config_where(src, "schedule.steps"));
 }
 
-int train_config_load(train_config *cfg, config_sources *src, const char *path, int noverrides, char **overrides) {
-    memset(cfg, 0, sizeof *cfg);
-    int rc = config_load(train_schema, TRAIN_NKEYS, cfg, path, noverrides, overrides, src);
-    if (rc != CRATE_OK) return rc;
-    rc = check_heads(cfg, src);
+static int check_rules(train_config *cfg, config_sources *src) {
+    int rc = check_heads(cfg, src);
     if (rc == CRATE_OK) rc = check_lr(cfg, src);
     if (rc == CRATE_OK) rc = check_warmup(cfg, src);
     if (rc != CRATE_OK) config_sources_free(src);
     return rc;
+}
+
+int train_config_load(train_config *cfg, config_sources *src, const char *path, int noverrides, char **overrides) {
+    memset(cfg, 0, sizeof *cfg);
+    int rc = config_load(train_schema, TRAIN_NKEYS, cfg, path, noverrides, overrides, src);
+    return rc == CRATE_OK ? check_rules(cfg, src) : rc;
+}
+
+int train_config_load_text(train_config *cfg, config_sources *src, const char *text, const char *name) {
+    memset(cfg, 0, sizeof *cfg);
+    int rc = config_load_text(train_schema, TRAIN_NKEYS, cfg, text, name, src);
+    return rc == CRATE_OK ? check_rules(cfg, src) : rc;
 }
 
 void train_config_help(FILE *out) { config_print_help(out, train_schema, TRAIN_NKEYS); }

@@ -92,6 +92,9 @@ typedef struct {
  * message recorded and nothing to free. */
 int train_config_load(train_config *cfg, config_sources *src, const char *path, int noverrides, char **overrides);
 
+/* The same from YAML text (the config stored in a checkpoint manifest). */
+int train_config_load_text(train_config *cfg, config_sources *src, const char *text, const char *name);
+
 /* Every key with its type, range or choices, default and meaning. */
 void train_config_help(FILE *out);
 

@@ -436,9 +436,8 @@ static int check_one_document(file_walk *w, yaml_parser_t *parser) {
     return rc;
 }
 
-static int load_file(config_sources *src, void *out, const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return crate_fail(CRATE_EINPUT, "cannot read config '%s': %s", path, strerror(errno));
+/* Reads one YAML document from f; `path` names it in messages. Closes f. */
+static int load_stream(config_sources *src, void *out, FILE *f, const char *path) {
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser)) {
         fclose(f);
@@ -459,10 +458,32 @@ static int load_file(config_sources *src, void *out, const char *path) {
     return rc;
 }
 
+static int load_file(config_sources *src, void *out, const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return crate_fail(CRATE_EINPUT, "cannot read config '%s': %s", path, strerror(errno));
+    return load_stream(src, out, f, path);
+}
+
+static int begin_sources(const config_key *schema, size_t nkeys, config_sources *sources) {
+    *sources = (config_sources){schema, nkeys, crate_calloc(nkeys, sizeof(char *), "config sources")};
+    return sources->where ? CRATE_OK : CRATE_EINTERNAL;
+}
+
+int config_load_text(const config_key *schema, size_t nkeys, void *out, const char *text, const char *name,
+                     config_sources *sources) {
+    if (begin_sources(schema, nkeys, sources) != CRATE_OK) return CRATE_EINTERNAL;
+    FILE *f = fmemopen((void *)text, strlen(text), "r");
+    int rc = f ? apply_defaults(sources, out) : crate_fail(CRATE_EINTERNAL, "fmemopen: %s", strerror(errno));
+    if (rc == CRATE_OK) rc = load_stream(sources, out, f, name);
+    else if (f) fclose(f);
+    if (rc == CRATE_OK) rc = check_required(sources, name);
+    if (rc != CRATE_OK) config_sources_free(sources);
+    return rc;
+}
+
 int config_load(const config_key *schema, size_t nkeys, void *out, const char *path, int noverrides,
                 char **overrides, config_sources *sources) {
-    *sources = (config_sources){schema, nkeys, crate_calloc(nkeys, sizeof(char *), "config sources")};
-    if (!sources->where) return CRATE_EINTERNAL;
+    if (begin_sources(schema, nkeys, sources) != CRATE_OK) return CRATE_EINTERNAL;
     int rc = apply_defaults(sources, out);
     if (rc == CRATE_OK && path) rc = load_file(sources, out, path);
     for (int i = 0; rc == CRATE_OK && i < noverrides; i++) rc = apply_override(sources, out, overrides[i]);

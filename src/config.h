@@ -72,6 +72,11 @@ typedef struct {
 int config_load(const config_key *schema, size_t nkeys, void *out, const char *path,
                 int noverrides, char **overrides, config_sources *sources);
 
+/* config_load from YAML text in memory (a checkpoint manifest's config);
+ * `name` stands for the file in messages. No overrides. */
+int config_load_text(const config_key *schema, size_t nkeys, void *out, const char *text, const char *name,
+                     config_sources *sources);
+
 /* Where the value of name ("data.train") came from; "(not a config key)" if
  * name is not in the schema. Valid until config_sources_free. */
 const char *config_where(const config_sources *sources, const char *name);
