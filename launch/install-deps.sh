@@ -10,6 +10,7 @@ packages=(
   libopenblas-openmp-dev            # sgemm; the OpenMP build shares our thread pool
   liblz4-dev libyaml-dev            # shards and checkpoints; configs
   dataset-fashion-mnist             # the image data (DESIGN §11)
+  python3-numpy python3-yaml lz4    # tests: independent readers of .npy, safetensors and checkpoints
 )
 
 missing=()

@@ -90,6 +90,12 @@ static const config_key train_schema[] = {
                "auto: newest usable checkpoint in run.dir/ckpt, else start fresh; none; or a checkpoint folder"),
     KEY_INT(checkpoint, level, "0", 0, 12, "lz4 level of the shard files (0: fast default; 3-12: lz4hc, slower)"),
 
+    /* eval: the k-NN monitor of the encoder while it trains (DINO protocol). */
+    KEY_INT(eval, every, "0", 0, BIG, "k-NN top-1 of the encoder every this many steps, into metrics.jsonl (0: off; needs data.test)"),
+    KEY_INT(eval, train_samples, "5000", 1, BIG, "first images of data.train that form the k-NN memory bank"),
+    KEY_INT(eval, test_samples, "1000", 1, BIG, "first images of data.test that are classified"),
+    KEY_INT(eval, knn, "20", 1, 10000, "neighbours that vote"),
+
     /* log: progress output. */
     KEY_INT(log, every, "10", 1, BIG, "print and record metrics every this many steps"),
 };
@@ -114,6 +120,12 @@ static int check_lr(const train_config *cfg, const config_sources *src) {
                       config_where(src, "optim.lr"));
 }
 
+static int check_eval(const train_config *cfg, const config_sources *src) {
+    if (cfg->eval.every == 0 || cfg->data.test[0]) return CRATE_OK;
+    return crate_fail(CRATE_EINPUT, "eval.every = %lld (%s) needs held-out images: set data.test (a crate-data folder)",
+                      (long long)cfg->eval.every, config_where(src, "eval.every"));
+}
+
 static int check_warmup(const train_config *cfg, const config_sources *src) {
     if (cfg->schedule.warmup_steps <= cfg->schedule.steps) return CRATE_OK;
     return crate_fail(CRATE_EINPUT,
@@ -127,6 +139,7 @@ static int check_rules(train_config *cfg, config_sources *src) {
     int rc = check_heads(cfg, src);
     if (rc == CRATE_OK) rc = check_lr(cfg, src);
     if (rc == CRATE_OK) rc = check_warmup(cfg, src);
+    if (rc == CRATE_OK) rc = check_eval(cfg, src);
     if (rc != CRATE_OK) config_sources_free(src);
     return rc;
 }

@@ -68,6 +68,10 @@ typedef struct {
 } train_checkpoint_config;
 
 typedef struct {
+    int64_t every, train_samples, test_samples, knn;
+} train_eval_config;
+
+typedef struct {
     int64_t every;
 } train_log_config;
 
@@ -81,6 +85,7 @@ typedef struct {
     train_schedule_config schedule;
     train_dist_config dist;
     train_checkpoint_config checkpoint;
+    train_eval_config eval;
     train_log_config log;
 } train_config;
 

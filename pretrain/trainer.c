@@ -16,6 +16,7 @@
 
 #include "data/loader.h"
 #include "pretrain/objective.h"
+#include "pretrain/knn_monitor.h"
 #include "pretrain/stop_signal.h"
 #include "src/checkpoint.h"
 #include "src/dp_optim.h"
@@ -34,6 +35,7 @@ struct trainer {
     param_store ps;
     dp_optimizer opt;
     grad_sync sync;
+    knn_monitor monitor; /* eval.every > 0 */
     FILE *metrics;
     char run_dir[CONFIG_STRING_MAX], ckpt_dir[CONFIG_STRING_MAX + 8];
     ckpt_options ckpt;
@@ -163,6 +165,7 @@ int trainer_setup(trainer **out, const train_config *cfg, const config_sources *
     openblas_set_num_threads(threads);
     int rc = open_loader(t, src, 0);
     if (rc == CRATE_OK) rc = build_model(t);
+    if (rc == CRATE_OK && cfg->eval.every > 0) rc = knn_monitor_open(&t->monitor, cfg);
     if (rc == CRATE_OK && comm->rank == 0 && (rc = fs_mkdir_p(t->run_dir)) != CRATE_OK)
         rc = crate_fail_context(rc, "%s: run.dir", config_where(src, "run.dir"));
     /* Resuming is collective: every rank must get there, or none. */
@@ -240,6 +243,15 @@ static int report(trainer *t, progress *p, int64_t step, double lr, double norm)
     return metrics_write_json(t->metrics, &r);
 }
 
+static int evaluate(trainer *t, int64_t done) {
+    double start = fs_now(), top1 = 0;
+    int rc = knn_monitor_run(&t->monitor, t->comm, &t->ps, &top1);
+    if (rc != CRATE_OK || t->comm->rank != 0) return rc;
+    printf("eval step %lld | k-NN top-1 %.2f%% (%lld train / %lld test images, %.1f s)\n", (long long)done,
+           100 * top1, (long long)t->cfg->eval.train_samples, (long long)t->cfg->eval.test_samples, fs_now() - start);
+    return metrics_write_eval(t->metrics, done, top1, fs_now() - start);
+}
+
 static int save(trainer *t, int64_t done) {
     char *config = train_config_yaml(t->cfg);
     if (!config) return CRATE_EINTERNAL;
@@ -283,6 +295,10 @@ int trainer_train(trainer *t, int *exit_status) {
             rc = report(t, &p, step, lr, norm);
             if (rc != CRATE_OK) return rc;
         }
+        if (cfg->eval.every > 0 && (done % cfg->eval.every == 0 || last)) {
+            rc = evaluate(t, done);
+            if (rc != CRATE_OK) return rc;
+        }
         if (last || stop || halt || (cfg->checkpoint.every > 0 && done % cfg->checkpoint.every == 0)) {
             rc = save(t, done);
             if (rc != CRATE_OK) { /* agreed by every rank: one clean message, no abort */
@@ -316,6 +332,7 @@ void trainer_destroy(trainer *t) {
     param_store_free(&t->ps);
     dp_optimizer_free(&t->opt);
     grad_sync_free(&t->sync);
+    knn_monitor_close(&t->monitor);
     if (t->metrics) fclose(t->metrics);
     free(t);
 }

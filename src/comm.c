@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <mpi.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "src/error.h"
 
@@ -77,6 +78,18 @@ void comm_bcast_bytes(void *buf, size_t n, int root) {
         p += k;
         n -= (size_t)k;
     }
+}
+
+void comm_gather_bytes(const void *mine, size_t n, void *all) {
+    int rank, world, count = (int)n;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &world);
+    int *counts = rank == 0 ? calloc((size_t)world, 2 * sizeof(int)) : NULL, *displs = counts ? counts + world : NULL;
+    if (rank == 0 && !counts) abort(); /* a few bytes per rank */
+    MPI_Gather(&count, 1, MPI_INT, counts, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    for (int r = 1; rank == 0 && r < world; r++) displs[r] = displs[r - 1] + counts[r - 1];
+    MPI_Gatherv(mine, count, MPI_BYTE, all, counts, displs, MPI_BYTE, 0, MPI_COMM_WORLD);
+    free(counts);
 }
 
 void comm_gather_u64(const uint64_t *mine, int n, uint64_t *all) {

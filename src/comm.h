@@ -42,6 +42,9 @@ double comm_sum_double(double v);
 void comm_sum_doubles(double *v, int n);
 /* Rank root's n bytes to every rank. */
 void comm_bcast_bytes(void *buf, size_t n, int root);
+/* Rank 0 receives every rank's bytes (n may differ by rank; each < 2 GiB),
+ * concatenated in rank order, in all (NULL elsewhere). */
+void comm_gather_bytes(const void *mine, size_t n, void *all);
 /* Rank 0 receives every rank's n uint64 values, rank-major, in all[world·n]. */
 void comm_gather_u64(const uint64_t *mine, int n, uint64_t *all);
 /* ZeRO-1 over a buffer of world·chunk floats: fills every rank's buf from

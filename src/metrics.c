@@ -32,3 +32,9 @@ int metrics_write_json(FILE *out, const metrics_record *r) {
     if (fflush(out) != 0 || ferror(out)) return crate_fail(CRATE_EINTERNAL, "writing metrics.jsonl failed");
     return CRATE_OK;
 }
+
+int metrics_write_eval(FILE *out, int64_t step, double knn_top1, double seconds) {
+    fprintf(out, "{\"step\":%lld,\"knn_top1\":%.6f,\"eval_s\":%.3g}\n", (long long)step, knn_top1, seconds);
+    if (fflush(out) != 0 || ferror(out)) return crate_fail(CRATE_EINTERNAL, "writing metrics.jsonl failed");
+    return CRATE_OK;
+}

@@ -20,6 +20,8 @@ typedef struct {
 void metrics_print_progress(FILE *out, const metrics_record *r, const char *sample_unit);
 /* One JSON object, newline-terminated, flushed. */
 int metrics_write_json(FILE *out, const metrics_record *r);
+/* {"step":N,"knn_top1":x,"eval_s":s}: the k-NN monitor's line (eval.every). */
+int metrics_write_eval(FILE *out, int64_t step, double knn_top1, double seconds);
 /* "1h02m03s", "4m05s", "12s" */
 void metrics_format_duration(char *buf, size_t cap, double seconds);
 

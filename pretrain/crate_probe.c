@@ -1,0 +1,252 @@
+/* crate_probe.c — `crate-probe CKPT --train SHARDS --test SHARDS [options]`:
+ * is the frozen encoder of a checkpoint any good? Linear probe (MAE protocol:
+ * standardized features, multinomial logistic regression, weight decay chosen
+ * on a held-out tenth of TRAIN, retrained on all of train, scored on test),
+ * k-NN (DINO protocol: cosine similarity, k neighbours voting exp(sim/0.07))
+ * and, with --baseline raw, the same linear probe on raw pixels: the number
+ * to beat. Runs under mpirun: ranks share the images, rank 0 fits the probes.
+ * `crate-probe CKPT --export-safetensors FILE` writes the encoder's tensors.
+ */
+#include <cblas.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pretrain/probe_features.h"
+#include "src/checkpoint.h"
+#include "src/comm.h"
+#include "src/error.h"
+#include "src/fs.h"
+#include "src/knn.h"
+#include "src/linear_probe.h"
+#include "src/npy.h"
+#include "src/safetensors.h"
+
+static const char *TOOL = "crate-probe";
+static const char *FEATURE_NAMES[] = {"cls", "mean", "cls+mean"};
+
+typedef struct {
+    const char *ckpt, *train, *test, *save_features, *export_path, *out;
+    feature_kind feature;
+    int layers, knn_k, raw_baseline, batch, threads, train_limit, test_limit;
+} probe_args;
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: crate-probe CKPT --train SHARDS --test SHARDS [options]\n"
+            "       crate-probe CKPT --export-safetensors FILE\n"
+            "       mpirun -np N crate-probe CKPT --train SHARDS --test SHARDS [options]\n"
+            "\n"
+            "Evaluates the frozen image encoder of a checkpoint (a run.dir/ckpt/step-NNNNNN folder,\n"
+            "or run.dir/ckpt for its latest), written by any rank count: a linear probe (weight decay\n"
+            "chosen on a held-out 10%% of train, never on test) and a k-NN classifier on its features.\n"
+            "Prints a summary and one JSON line: {\"linear_top1\", \"knn_top1\", \"raw_linear_top1\", ...}.\n"
+            "\n"
+            "  --train DIR, --test DIR      image shards (crate-data)\n"
+            "  --feature cls|mean|cls+mean  which encoding of an image (default cls)\n"
+            "  --layers K                   concatenate the feature of the last K layers (default 1)\n"
+            "  --knn K                      neighbours of the k-NN vote (default 20; 0 skips k-NN)\n"
+            "  --baseline raw               also probe raw pixels, standardized\n"
+            "  --save-features DIR          write {train,test}_{features,labels}.npy (float32 / int64)\n"
+            "  --export-safetensors FILE    write the encoder's tensors (names: encoder.*) and stop\n"
+            "  --out FILE                   append the JSON line to FILE\n"
+            "  --batch N                    images per forward pass (default 256)\n"
+            "  --threads N                  OpenMP/OpenBLAS threads per rank (default: cores / ranks)\n"
+            "  --train-limit N, --test-limit N  use only the first N images (quick looks)\n"
+            "Exit status: 0 ok, 2 bad usage or input, 1 internal failure.\n");
+}
+
+static int parse_args(int argc, char **argv, probe_args *a) {
+    *a = (probe_args){.feature = FEATURE_CLS, .layers = 1, .knn_k = 20, .batch = 256};
+    for (int i = 1; i < argc; i++) {
+        const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int takes = 1;
+        if (k[0] != '-' && !a->ckpt) a->ckpt = k, takes = 0;
+        else if (!v) return crate_fail(CRATE_EINPUT, "option %s needs a value (see --help)", k);
+        else if (!strcmp(k, "--train")) a->train = v;
+        else if (!strcmp(k, "--test")) a->test = v;
+        else if (!strcmp(k, "--save-features")) a->save_features = v;
+        else if (!strcmp(k, "--export-safetensors")) a->export_path = v;
+        else if (!strcmp(k, "--out")) a->out = v;
+        else if (!strcmp(k, "--layers")) a->layers = atoi(v);
+        else if (!strcmp(k, "--knn")) a->knn_k = atoi(v);
+        else if (!strcmp(k, "--batch")) a->batch = atoi(v);
+        else if (!strcmp(k, "--threads")) a->threads = atoi(v);
+        else if (!strcmp(k, "--train-limit")) a->train_limit = atoi(v);
+        else if (!strcmp(k, "--test-limit")) a->test_limit = atoi(v);
+        else if (!strcmp(k, "--baseline") && !strcmp(v, "raw")) a->raw_baseline = 1;
+        else if (!strcmp(k, "--feature")) {
+            int found = 0;
+            for (int f = 0; f < 3; f++)
+                if (!strcmp(v, FEATURE_NAMES[f])) a->feature = (feature_kind)f, found = 1;
+            if (!found) return crate_fail(CRATE_EINPUT, "--feature %s: choose cls, mean or cls+mean", v);
+        } else return crate_fail(CRATE_EINPUT, "unknown option or value '%s %s' (see --help)", k, v);
+        i += takes;
+    }
+    if (!a->ckpt) return crate_fail(CRATE_EINPUT, "missing CKPT (see --help)");
+    if (!a->export_path && (!a->train || !a->test))
+        return crate_fail(CRATE_EINPUT, "--train and --test are both needed (or --export-safetensors)");
+    if (a->layers < 1 || a->knn_k < 0 || a->batch < 1 || a->threads < 0)
+        return crate_fail(CRATE_EINPUT, "--layers and --batch must be >= 1, --knn and --threads >= 0");
+    return CRATE_OK;
+}
+
+/* The encoder's tensors as safetensors, straight from the checkpoint. */
+static int export_safetensors(const probe_args *a) {
+    ckpt_manifest m;
+    float *params = NULL;
+    int rc = checkpoint_read_all(a->ckpt, &m, &params, NULL, NULL);
+    safetensors_tensor *t = rc == CRATE_OK ? crate_calloc((size_t)m.ntensors + 1, sizeof *t, "tensor list") : NULL;
+    int n = 0;
+    for (int i = 0; t && i < m.ntensors; i++) {
+        if (strncmp(m.tensors[i].name, "encoder.", 8)) continue;
+        t[n++] = (safetensors_tensor){m.tensors[i].name, m.tensors[i].ndim, m.tensors[i].shape,
+                                      params + m.tensors[i].offset};
+    }
+    if (rc == CRATE_OK && !t) rc = CRATE_EINTERNAL;
+    if (rc == CRATE_OK && n == 0) rc = crate_fail(CRATE_EINPUT, "%s has no image encoder (no encoder.* tensors)", a->ckpt);
+    char step[32];
+    snprintf(step, sizeof step, "%lld", (long long)m.step);
+    safetensors_meta meta[] = {{"format", "pt"}, {"producer", "crate"}, {"step", step}, {"config", m.config}};
+    if (rc == CRATE_OK) rc = safetensors_write(a->export_path, t, n, meta, 4);
+    if (rc == CRATE_OK) printf("%s: wrote %d encoder tensors of step %s to %s\n", TOOL, n, step, a->export_path);
+    free(t);
+    free(params);
+    ckpt_manifest_free(&m);
+    return rc;
+}
+
+/* Linear probe with the weight-decay sweep; *top5 is -1 when C <= 5. */
+static int linear(const feature_set *train, const feature_set *test, int C, probe_accuracy *acc, float *wd) {
+    static const float decays[] = {1e-2f, 1e-3f, 1e-4f, 1e-5f};
+    linear_probe_sweep_config cfg = {decays, 4, 0.1f, 0, linear_probe_config_default()};
+    probe_split tr = {train->X, train->y, train->n}, te = {test->X, test->y, test->n};
+    linear_probe_sweep_result r;
+    int rc = linear_probe_sweep(&tr, &te, train->f, C, &cfg, &r);
+    if (rc == CRATE_OK) *acc = r.test, *wd = r.weight_decay;
+    linear_probe_sweep_result_free(&r);
+    return rc;
+}
+
+static int save_features(const char *dir, const char *split, const feature_set *s) {
+    char path[4096];
+    int rc = fs_mkdir_p(dir);
+    int64_t *labels = rc == CRATE_OK ? crate_malloc((size_t)s->n * sizeof *labels, "labels") : NULL;
+    if (rc == CRATE_OK && !labels) rc = CRATE_EINTERNAL;
+    for (int i = 0; rc == CRATE_OK && i < s->n; i++) labels[i] = s->y[i];
+    snprintf(path, sizeof path, "%s/%s_features.npy", dir, split);
+    if (rc == CRATE_OK) rc = npy_write_f32(path, s->X, s->n, s->f);
+    snprintf(path, sizeof path, "%s/%s_labels.npy", dir, split);
+    if (rc == CRATE_OK) rc = npy_write_i64(path, labels, s->n);
+    free(labels);
+    return rc;
+}
+
+typedef struct {
+    probe_accuracy linear, knn, raw;
+    float wd, raw_wd;
+    int64_t step;
+} probe_report;
+
+/* Rank 0: every probe on the gathered features. */
+static int run_probes(const probe_args *a, feature_set *train, feature_set *test, image_dataset *ds_train,
+                      image_dataset *ds_test, probe_report *rep) {
+    int C = feature_set_classes(train), rc = CRATE_OK;
+    if (a->save_features) rc = save_features(a->save_features, "train", train);
+    if (rc == CRATE_OK && a->save_features) rc = save_features(a->save_features, "test", test);
+    if (rc == CRATE_OK && a->knn_k > 0) {
+        knn_config kc = knn_config_default();
+        kc.k = a->knn_k < train->n ? a->knn_k : train->n;
+        probe_split tr = {train->X, train->y, train->n}, te = {test->X, test->y, test->n};
+        rc = knn_evaluate(&tr, &te, train->f, C, &kc, &rep->knn);
+    }
+    if (rc == CRATE_OK) rc = linear(train, test, C, &rep->linear, &rep->wd);
+    if (rc == CRATE_OK && a->raw_baseline) {
+        feature_set rtr, rte;
+        rc = probe_features_raw(ds_train, a->train_limit, &rtr);
+        if (rc == CRATE_OK) rc = probe_features_raw(ds_test, a->test_limit, &rte);
+        if (rc == CRATE_OK) rc = linear(&rtr, &rte, C, &rep->raw, &rep->raw_wd);
+        feature_set_free(&rtr);
+        feature_set_free(&rte);
+    }
+    return rc;
+}
+
+static void print_report(const probe_args *a, const probe_report *r, int n_train, int n_test, double seconds) {
+    printf("\n%s: %s (step %lld), feature %s x %d layer(s), %d train / %d test images\n", TOOL, a->ckpt,
+           (long long)r->step, FEATURE_NAMES[a->feature], a->layers, n_train, n_test);
+    printf("  linear probe   top-1 %6.2f%%  top-5 %6.2f%%  (weight decay %g)\n", 100 * r->linear.top1,
+           100 * r->linear.top5, r->wd);
+    if (a->knn_k > 0) printf("  k-NN (k=%d)    top-1 %6.2f%%\n", a->knn_k, 100 * r->knn.top1);
+    if (a->raw_baseline) printf("  raw pixels     top-1 %6.2f%%  (linear probe: the number to beat)\n", 100 * r->raw.top1);
+    printf("  %.1f s\n", seconds);
+    char json[2048];
+    int n = snprintf(json, sizeof json,
+                     "{\"checkpoint\":\"%s\",\"step\":%lld,\"feature\":\"%s\",\"layers\":%d,\"n_train\":%d,"
+                     "\"n_test\":%d,\"linear_top1\":%.6f,\"linear_top5\":%.6f,\"weight_decay\":%g",
+                     a->ckpt, (long long)r->step, FEATURE_NAMES[a->feature], a->layers, n_train, n_test,
+                     r->linear.top1, r->linear.top5, r->wd);
+    if (a->knn_k > 0) n += snprintf(json + n, sizeof json - (size_t)n, ",\"knn_k\":%d,\"knn_top1\":%.6f", a->knn_k, r->knn.top1);
+    if (a->raw_baseline) n += snprintf(json + n, sizeof json - (size_t)n, ",\"raw_linear_top1\":%.6f", r->raw.top1);
+    snprintf(json + n, sizeof json - (size_t)n, ",\"seconds\":%.2f}", seconds);
+    puts(json);
+    FILE *f = a->out ? fopen(a->out, "a") : NULL;
+    if (a->out && !f) fprintf(stderr, "%s: cannot append to %s\n", TOOL, a->out);
+    if (f) fprintf(f, "%s\n", json), fclose(f);
+}
+
+static int probe(const comm_info *c, const probe_args *a) {
+    double start = fs_now();
+    image_dataset *ds_train = NULL, *ds_test = NULL;
+    int rc = image_dataset_open(&ds_train, a->train, 64u << 20);
+    if (rc == CRATE_OK) rc = image_dataset_open(&ds_test, a->test, 64u << 20);
+    int C, H, W;
+    frozen_encoder fe;
+    memset(&fe, 0, sizeof fe);
+    if (rc == CRATE_OK) {
+        image_dataset_shape(ds_train, &C, &H, &W);
+        rc = frozen_encoder_open(&fe, a->ckpt, C, H, W, a->batch);
+    }
+    if (rc == CRATE_OK && a->layers > fe.depth)
+        rc = crate_fail(CRATE_EINPUT, "--layers %d: the encoder has %d layers", a->layers, fe.depth);
+    rc = comm_agree_message(c, rc);
+    feature_set train = {0}, test = {0};
+    if (rc == CRATE_OK) rc = probe_features_encode(c, &fe, ds_train, a->train_limit, a->feature, a->layers, &train);
+    if (rc == CRATE_OK) rc = probe_features_encode(c, &fe, ds_test, a->test_limit, a->feature, a->layers, &test);
+    if (rc == CRATE_OK && c->rank == 0) {
+        probe_report rep = {.step = fe.step};
+        rc = run_probes(a, &train, &test, ds_train, ds_test, &rep);
+        if (rc == CRATE_OK) print_report(a, &rep, train.n, test.n, fs_now() - start);
+    }
+    feature_set_free(&train);
+    feature_set_free(&test);
+    frozen_encoder_close(&fe);
+    image_dataset_close(ds_train);
+    image_dataset_close(ds_test);
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        }
+    comm_info c;
+    if (comm_init(&argc, &argv, &c) != CRATE_OK) {
+        fprintf(stderr, "%s: %s\n", TOOL, crate_errmsg());
+        return CRATE_EINTERNAL;
+    }
+    probe_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc == CRATE_OK) {
+        int threads = a.threads > 0 ? a.threads : (int)(omp_get_num_procs() / (c.local_world > 0 ? c.local_world : 1));
+        omp_set_num_threads(threads > 0 ? threads : 1);
+        openblas_set_num_threads(threads > 0 ? threads : 1);
+        rc = a.export_path ? (c.rank == 0 ? export_safetensors(&a) : CRATE_OK) : probe(&c, &a);
+    }
+    rc = comm_agree_report(&c, TOOL, rc);
+    comm_finalize();
+    return rc;
+}

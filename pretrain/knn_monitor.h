@@ -1,0 +1,24 @@
+/* knn_monitor.h — eval.every: while the encoder trains, the k-NN top-1 of
+ * its cls features (DINO protocol: cosine similarity, exp(sim/0.07) votes)
+ * with the first eval.train_samples images of data.train as the memory bank
+ * and the first eval.test_samples of data.test as queries. Ranks share the
+ * forward passes; the value depends only on the parameters, so a resumed run
+ * logs exactly what an uninterrupted one does. */
+#ifndef CRATE_KNN_MONITOR_H
+#define CRATE_KNN_MONITOR_H
+
+#include "pretrain/probe_features.h"
+#include "pretrain/train_config.h"
+
+typedef struct {
+    frozen_encoder fe;
+    image_dataset *train, *test;
+    int train_samples, test_samples, k;
+} knn_monitor;
+
+int knn_monitor_open(knn_monitor *m, const train_config *cfg);
+/* Collective; *top1 is valid on rank 0. */
+int knn_monitor_run(knn_monitor *m, const comm_info *c, const param_store *training, double *top1);
+void knn_monitor_close(knn_monitor *m);
+
+#endif
