@@ -105,11 +105,10 @@ static int trim_metrics(const char *path, int64_t keep) {
         if (!nl || sscanf(line, "{\"step\":%lld", &step) != 1 || step > keep) break;
         end = line = nl + 1;
     }
-    char tmp[CONFIG_STRING_MAX + 48];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int rc = fs_write_file_synced(tmp, text, (size_t)(end - text));
+    fs_part kept = {text, (size_t)(end - text)};
+    int rc = fs_write_atomic(path, &kept, 1);
     free(text);
-    return rc == CRATE_OK ? fs_commit_rename(tmp, path) : rc;
+    return rc;
 }
 
 static int open_metrics(trainer *t) {

@@ -113,12 +113,10 @@ static int commit(const ckpt_options *o, const char *tmp, const char *final, int
     fs_sync_dir(tmp);
     int rc = fs_commit_rename(tmp, final);
     if (rc != CRATE_OK) return rc;
-    char latest[PATH_CAP], latest_tmp[PATH_CAP], text[64];
+    char latest[PATH_CAP], text[64];
     path_of(latest, o->dir, "latest");
-    path_of(latest_tmp, o->dir, "latest.tmp");
-    int n = snprintf(text, sizeof text, "step-%06lld\n", (long long)step);
-    rc = fs_write_file_synced(latest_tmp, text, (size_t)n);
-    return rc == CRATE_OK ? fs_commit_rename(latest_tmp, latest) : rc;
+    fs_part part = {text, (size_t)snprintf(text, sizeof text, "step-%06lld\n", (long long)step)};
+    return fs_write_atomic(latest, &part, 1);
 }
 
 /* The step of a committed checkpoint's folder name ("step-000200"), or -1. */

@@ -125,6 +125,31 @@ int fs_commit_rename(const char *from, const char *to) {
     return CRATE_OK;
 }
 
+int fs_write_atomic(const char *path, const fs_part *parts, int nparts) {
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return crate_fail(CRATE_EINPUT, "path too long: '%s'", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        int e = errno;
+        return crate_fail(fs_errno_status(e), "cannot create '%s': %s", tmp, strerror(e));
+    }
+    errno = 0;
+    int e = 0;
+    for (int k = 0; k < nparts && !e; k++)
+        if (parts[k].n && fwrite(parts[k].p, 1, parts[k].n, f) != parts[k].n) e = errno ? errno : EIO;
+    if (!e && (fflush(f) != 0 || fsync(fileno(f)) != 0)) e = errno ? errno : EIO;
+    if (fclose(f) != 0 && !e) e = errno ? errno : EIO;
+    if (e) {
+        unlink(tmp);
+        return crate_fail(fs_errno_status(e), "writing '%s' failed: %s (the previous file, if any, is intact)",
+                          path, strerror(e));
+    }
+    int st = fs_commit_rename(tmp, path);
+    if (st) unlink(tmp);
+    return st;
+}
+
 double fs_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -11,6 +11,14 @@ int fs_mkdir_p(const char *path);
  * itself survives a crash. On failure nothing under `to` changed and the
  * status is fs_errno_status of the cause. */
 int fs_commit_rename(const char *from, const char *to);
+/* Replaces path crash-safely: writes the parts in order to path.tmp, fsyncs
+ * it and renames it over path (fs_commit_rename). On failure the previous
+ * file, if any, is intact and path.tmp is gone. */
+typedef struct {
+    const void *p;
+    size_t n;
+} fs_part;
+int fs_write_atomic(const char *path, const fs_part *parts, int nparts);
 /* Writes len bytes to path (created or truncated) and fsyncs it; a failure
  * (a full disk) names the path and the cause. */
 int fs_write_file_synced(const char *path, const void *data, size_t len);

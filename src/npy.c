@@ -16,39 +16,6 @@
 #define NPY_ALIGN 64
 #define NPY_PREAMBLE 10 /* magic (6) + version (2) + HEADER_LEN (2) */
 
-/* Writes the parts in order to path.tmp, fsyncs it and renames it over
- * path. (The same helper is in safetensors.c; it belongs in fs.c, beside
- * fs_commit_rename, together with weights_file.c's copy of the sequence.) */
-typedef struct {
-    const void *p;
-    size_t n;
-} file_part;
-
-static int write_file_atomic(const char *path, const file_part *parts, int nparts) {
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return crate_fail(CRATE_EINPUT, "path too long: '%s'", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        int e = errno;
-        return crate_fail(fs_errno_status(e), "cannot create '%s': %s", tmp, strerror(e));
-    }
-    errno = 0;
-    int e = 0;
-    for (int k = 0; k < nparts && !e; k++)
-        if (parts[k].n && fwrite(parts[k].p, 1, parts[k].n, f) != parts[k].n) e = errno ? errno : EIO;
-    if (!e && (fflush(f) != 0 || fsync(fileno(f)) != 0)) e = errno ? errno : EIO;
-    if (fclose(f) != 0 && !e) e = errno ? errno : EIO;
-    if (e) {
-        unlink(tmp);
-        return crate_fail(fs_errno_status(e), "writing '%s' failed: %s (the previous file, if any, is intact)",
-                          path, strerror(e));
-    }
-    int st = fs_commit_rename(tmp, path);
-    if (st) unlink(tmp);
-    return st;
-}
-
 /* The preamble and padded header for descr and shape text, into out
  * (at least 256 bytes: the dict is under 128 for any int64 shape of <= 2 dims).
  * Returns its length, a multiple of NPY_ALIGN. */
@@ -71,8 +38,8 @@ static int npy_write(const char *path, const char *descr, const char *shape, con
     char head[256];
     size_t head_len = npy_header(head, sizeof head, descr, shape);
     if (!head_len) return crate_fail(CRATE_EINTERNAL, "npy header for '%s' does not fit", path);
-    file_part parts[2] = {{head, head_len}, {data, bytes}};
-    return write_file_atomic(path, parts, 2);
+    fs_part parts[2] = {{head, head_len}, {data, bytes}};
+    return fs_write_atomic(path, parts, 2);
 }
 
 int npy_write_f32(const char *path, const float *data, int64_t rows, int64_t cols) {

@@ -20,39 +20,6 @@
 #define ST_ALIGN 8
 #define ST_HEADER_MAX 100000000 /* the reference reader's limit on N */
 
-/* Writes the parts in order to path.tmp, fsyncs it and renames it over
- * path. (The same helper is in npy.c; it belongs in fs.c, beside
- * fs_commit_rename, together with weights_file.c's copy of the sequence.) */
-typedef struct {
-    const void *p;
-    size_t n;
-} file_part;
-
-static int write_file_atomic(const char *path, const file_part *parts, int nparts) {
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return crate_fail(CRATE_EINPUT, "path too long: '%s'", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        int e = errno;
-        return crate_fail(fs_errno_status(e), "cannot create '%s': %s", tmp, strerror(e));
-    }
-    errno = 0;
-    int e = 0;
-    for (int k = 0; k < nparts && !e; k++)
-        if (parts[k].n && fwrite(parts[k].p, 1, parts[k].n, f) != parts[k].n) e = errno ? errno : EIO;
-    if (!e && (fflush(f) != 0 || fsync(fileno(f)) != 0)) e = errno ? errno : EIO;
-    if (fclose(f) != 0 && !e) e = errno ? errno : EIO;
-    if (e) {
-        unlink(tmp);
-        return crate_fail(fs_errno_status(e), "writing '%s' failed: %s (the previous file, if any, is intact)",
-                          path, strerror(e));
-    }
-    int st = fs_commit_rename(tmp, path);
-    if (st) unlink(tmp);
-    return st;
-}
-
 /* ---- JSON text ----------------------------------------------------------- */
 
 typedef struct {
@@ -222,7 +189,7 @@ int safetensors_write(const char *path, const safetensors_tensor *tensors, int n
     int st = check_names(path, tensors, n_tensors, meta, n_meta);
     if (st) return st;
     size_t *bytes = crate_calloc((size_t)n_tensors, sizeof *bytes, "safetensors sizes");
-    file_part *parts = crate_calloc((size_t)n_tensors + 2, sizeof *parts, "safetensors parts");
+    fs_part *parts = crate_calloc((size_t)n_tensors + 2, sizeof *parts, "safetensors parts");
     json_buf header = {0};
     if (!bytes || !parts) st = CRATE_EINTERNAL;
     for (int i = 0; i < n_tensors && !st; i++) st = tensor_bytes(path, &tensors[i], &bytes[i]);
@@ -235,10 +202,10 @@ int safetensors_write(const char *path, const safetensors_tensor *tensors, int n
     }
     if (!st) {
         uint64_t n = header.len; /* little-endian on this host (checked above) */
-        parts[0] = (file_part){&n, sizeof n};
-        parts[1] = (file_part){header.p, header.len};
-        for (int i = 0; i < n_tensors; i++) parts[i + 2] = (file_part){tensors[i].data, bytes[i]};
-        st = write_file_atomic(path, parts, n_tensors + 2);
+        parts[0] = (fs_part){&n, sizeof n};
+        parts[1] = (fs_part){header.p, header.len};
+        for (int i = 0; i < n_tensors; i++) parts[i + 2] = (fs_part){tensors[i].data, bytes[i]};
+        st = fs_write_atomic(path, parts, n_tensors + 2);
     }
     free(header.p);
     free(bytes);
