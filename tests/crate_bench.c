@@ -38,6 +38,7 @@ static const bench_config CONFIGS[] = {
 
 typedef struct {
     double ms_per_step, images_per_s, gflops;
+    size_t parameters;
 } bench_result;
 
 static double sgemm_peak(int n, int reps) {
@@ -75,6 +76,7 @@ static int run_config(const bench_config *bc, int steps, bench_result *res) {
     data_shape shape = {bc->channels, bc->side, bc->side};
     rc = objective_create(&obj, &cfg, &shape, bc->batch, &ps);
     if (rc == CRATE_OK) rc = param_store_alloc(&ps);
+    res->parameters = param_store_count(&ps);
     float *m = rc == CRATE_OK ? crate_aligned_zalloc(ps.total * sizeof(float), "m") : NULL;
     float *v = rc == CRATE_OK ? crate_aligned_zalloc(ps.total * sizeof(float), "v") : NULL;
     size_t pixels_n = (size_t)bc->batch * bc->channels * bc->side * bc->side;
@@ -165,13 +167,13 @@ int main(int argc, char **argv) {
     for (size_t c = 0; c < sizeof CONFIGS / sizeof CONFIGS[0]; c++) {
         const bench_config *bc = &CONFIGS[c];
         if (strcmp(which, bc->name) && (strcmp(which, "all") || !bc->in_all)) continue;
-        bench_result r = {0, 0, 0};
+        bench_result r = {0, 0, 0, 0};
         if (run_config(bc, steps, &r) != CRATE_OK) {
             fprintf(stderr, "crate-bench: config %s: %s\n", bc->name, crate_errmsg());
             return 1;
         }
-        printf("config %s: %.2f ms/step, %.1f images/s, %.1f GFLOP/s = %.1f%% of sgemm peak\n", bc->name,
-               r.ms_per_step, r.images_per_s, r.gflops, 100.0 * r.gflops / peak);
+        printf("config %s (%zu parameters): %.2f ms/step, %.1f images/s, %.1f GFLOP/s = %.1f%% of sgemm peak\n",
+               bc->name, r.parameters, r.ms_per_step, r.images_per_s, r.gflops, 100.0 * r.gflops / peak);
         snprintf(json[njson++], sizeof json[0],
                  "{\"config\":\"%s\",\"threads\":%d,\"ms_per_step\":%.4g,\"images_per_s\":%.6g,\"gflops\":%.5g,"
                  "\"sgemm_gflops\":%.5g,\"fraction_of_peak\":%.4f,\"corename\":\"%s\"}",
