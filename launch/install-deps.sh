@@ -11,6 +11,7 @@ packages=(
   liblz4-dev libyaml-dev            # shards and checkpoints; configs
   dataset-fashion-mnist             # the image data (DESIGN §11)
   python3-numpy python3-yaml lz4    # tests: independent readers of .npy, safetensors and checkpoints
+  munge slurm-wlm slurmctld slurmd slurm-client  # tests: a real one-node Slurm (launch/slurm-local.sh)
 )
 
 missing=()

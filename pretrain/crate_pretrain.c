@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "pretrain/train_config.h"
+#include "pretrain/stop_signal.h"
 #include "pretrain/trainer.h"
 #include "src/comm.h"
 #include "src/error.h"
@@ -60,6 +61,9 @@ int main(int argc, char **argv) {
             train_config_help(stdout);
             return 0;
         }
+    /* From the first instant: a warning signal that arrives while the job is
+     * still starting must not kill it; it stops the run at its first step. */
+    stop_signal_install();
     comm_info comm;
     if (comm_init(&argc, &argv, &comm) != CRATE_OK) {
         fprintf(stderr, "%s: %s\n", TOOL, crate_errmsg());

@@ -171,7 +171,6 @@ int trainer_setup(trainer **out, const train_config *cfg, const config_sources *
     rc = comm_agree_message(comm, rc);
     if (rc == CRATE_OK) rc = resume(t, src);
     if (rc == CRATE_OK) rc = open_metrics(t);
-    if (rc == CRATE_OK) stop_signal_install();
     if (rc == CRATE_OK && comm->rank == 0)
         printf("crate-pretrain: %s objective, %zu parameters, %d ranks x %d threads, batch %lld (%d per rank in %d "
                "micro-steps), ZeRO-%d, %llu training samples, OpenBLAS core %s, starting at step %lld\n",
