@@ -11,6 +11,7 @@ int knn_monitor_open(knn_monitor *m, const train_config *cfg) {
     m->train_samples = (int)cfg->eval.train_samples;
     m->test_samples = (int)cfg->eval.test_samples;
     m->k = (int)cfg->eval.knn;
+    m->feature = (feature_kind)cfg->eval.feature;
     int rc = image_dataset_open(&m->train, cfg->data.train, 16u << 20);
     if (rc == CRATE_OK) rc = image_dataset_open(&m->test, cfg->data.test, 16u << 20);
     if (rc != CRATE_OK) return crate_fail_context(rc, "eval.every: data.test");
@@ -22,8 +23,8 @@ int knn_monitor_open(knn_monitor *m, const train_config *cfg) {
 int knn_monitor_run(knn_monitor *m, const comm_info *c, const param_store *training, double *top1) {
     frozen_encoder_copy(&m->fe, training);
     feature_set bank, queries;
-    int rc = probe_features_encode(c, &m->fe, m->train, m->train_samples, FEATURE_CLS, 1, &bank);
-    if (rc == CRATE_OK) rc = probe_features_encode(c, &m->fe, m->test, m->test_samples, FEATURE_CLS, 1, &queries);
+    int rc = probe_features_encode(c, &m->fe, m->train, m->train_samples, m->feature, 1, &bank);
+    if (rc == CRATE_OK) rc = probe_features_encode(c, &m->fe, m->test, m->test_samples, m->feature, 1, &queries);
     if (rc == CRATE_OK && c->rank == 0) {
         int C = feature_set_classes(&bank);
         knn_config kc = knn_config_default();

@@ -1,5 +1,5 @@
 /* knn_monitor.h — eval.every: while the encoder trains, the k-NN top-1 of
- * its cls features (DINO protocol: cosine similarity, exp(sim/0.07) votes)
+ * its eval.feature features (DINO protocol: cosine similarity, exp(sim/0.07) votes)
  * with the first eval.train_samples images of data.train as the memory bank
  * and the first eval.test_samples of data.test as queries. Ranks share the
  * forward passes; the value depends only on the parameters, so a resumed run
@@ -14,6 +14,7 @@ typedef struct {
     frozen_encoder fe;
     image_dataset *train, *test;
     int train_samples, test_samples, k;
+    feature_kind feature;
 } knn_monitor;
 
 int knn_monitor_open(knn_monitor *m, const train_config *cfg);

@@ -95,6 +95,8 @@ static const config_key train_schema[] = {
     KEY_INT(eval, train_samples, "5000", 1, BIG, "first images of data.train that form the k-NN memory bank"),
     KEY_INT(eval, test_samples, "1000", 1, BIG, "first images of data.test that are classified"),
     KEY_INT(eval, knn, "20", 1, 10000, "neighbours that vote"),
+    KEY_ENUM(eval, feature, "mean", "cls|mean|cls+mean",
+             "image feature: MAE trains its cls token only through reconstruction, so mean pooling tells more"),
 
     /* log: progress output. */
     KEY_INT(log, every, "10", 1, BIG, "print and record metrics every this many steps"),

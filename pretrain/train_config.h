@@ -69,6 +69,7 @@ typedef struct {
 
 typedef struct {
     int64_t every, train_samples, test_samples, knn;
+    int feature; /* enum feature_kind (pretrain/frozen_encoder.h): cls, mean, cls+mean */
 } train_eval_config;
 
 typedef struct {
