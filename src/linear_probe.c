@@ -101,7 +101,7 @@ void probe_standardizer_free(probe_standardizer *s) {
 /* ---- the model and its objective ---------------------------------------- */
 
 linear_probe_config linear_probe_config_default(void) {
-    return (linear_probe_config){.max_iter = 500, .history = 10, .grad_tol = 1e-5f, .ftol = 1e-9};
+    return (linear_probe_config){.max_iter = 1000, .history = 10, .grad_tol = 1e-4f, .ftol = 1e-9};
 }
 
 int linear_probe_init(linear_probe *m, int f, int C) {
@@ -317,6 +317,11 @@ static int lbfgs_minimize(float *x, size_t D, lbfgs_fn fn, void *ctx, const line
     int head = 0, count = 0;
 
     double f = fn(x, g, ctx);
+    if (!isfinite(f)) {
+        free(buf);
+        free(rho);
+        return crate_fail(CRATE_EINPUT, "the loss is %g at the starting point: do the features hold NaN or Inf?", f);
+    }
     res->converged = 0;
     int it = 0;
     for (; it < cfg->max_iter; it++) {
@@ -352,15 +357,21 @@ static int lbfgs_minimize(float *x, size_t D, lbfgs_fn fn, void *ctx, const line
             it--; /* the retry along −g is part of this iteration */
             continue;
         }
-        /* New pair s = xn − x, y = gn − g, written into the ring slot after the newest. */
-        int slot = (head + count) % cap;
-        float *s = S + (size_t)slot * D, *y = Y + (size_t)slot * D;
+        /* The pair s = xn − x, y = gn − g goes into the ring slot after the
+         * newest (the oldest once full) only if its curvature is usable. */
+        double sy = 0.0, yy = 0.0;
         for (size_t k = 0; k < D; k++) {
-            s[k] = xn[k] - x[k];
-            y[k] = gn[k] - g[k];
+            double sk = (double)xn[k] - x[k], yk = (double)gn[k] - g[k];
+            sy += sk * yk;
+            yy += yk * yk;
         }
-        double sy = dot(s, y, D), yy = dot(y, y, D);
         if (sy > 1e-10 * yy && sy > 0.0) {
+            int slot = (head + count) % cap;
+            float *s = S + (size_t)slot * D, *y = Y + (size_t)slot * D;
+            for (size_t k = 0; k < D; k++) {
+                s[k] = xn[k] - x[k];
+                y[k] = gn[k] - g[k];
+            }
             rho[slot] = 1.0 / sy;
             if (count < cap) count++;
             else head = (head + 1) % cap;
@@ -416,10 +427,10 @@ int linear_probe_train(linear_probe *m, const probe_split *train, float weight_d
         return crate_fail(CRATE_EINPUT, "linear probe weight decay must be >= 0, got %g", weight_decay);
     objective o;
     if (objective_init(&o, train, m->f, m->C, weight_decay)) return CRATE_EINTERNAL;
-    lbfgs_result r;
+    lbfgs_result r = {0};
     st = lbfgs_minimize(m->theta, (size_t)m->C * m->f + m->C, objective_eval, &o, cfg, &r);
     objective_free(&o);
-    if (st) return st;
+    if (st) return crate_fail_context(st, "training the linear probe (weight decay %g)", weight_decay);
     m->weight_decay = weight_decay;
     m->train_loss = r.f;
     m->iterations = r.iterations;

@@ -1,10 +1,8 @@
 /* npy.c — see npy.h. */
 #include "src/npy.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "src/error.h"
 #include "src/fs.h"

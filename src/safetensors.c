@@ -3,12 +3,10 @@
  * call leaves no file behind. */
 #include "src/safetensors.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "src/error.h"
 #include "src/fs.h"
