@@ -4,10 +4,12 @@
 #    ranks agree, save once, exit 75 ("requeue me"); the resumed run ends with
 #    losses bitwise equal to an uninterrupted run;
 #  - SIGTERM (what `scontrol requeue` sends) and SIGINT (Ctrl-C) to a
-#    single-process run: the same, exit 75 and an exact resume.
+#    single-process run: the same, exit 75 and an exact resume. The runs are
+#    long (300 steps) against the signal's earliest step (5-44) so the signal
+#    always lands while they train.
 set -u
 . "$(dirname "$0")/lib.sh" "$1"
-steps=60
+steps=300
 
 # start NAME RANKS [overrides...]: launches in the background; $! is the launcher
 start() {
