@@ -27,5 +27,7 @@ mpirun -np "$ranks" "${mpi_flags[@]}" -x OMP_NUM_THREADS=1 \
 echo
 echo "quickstart: done. Outputs:"
 echo "  $run/metrics.jsonl   one JSON object per logged step (loss, lr, grad_norm, samples_per_s, ...)"
-echo "  $run/weights.crw     the trained weights"
+echo "  $run/ckpt/          checkpoints; ckpt/latest names the final one"
+echo "Evaluate the encoder with:"
+echo "  $root/build/crate-probe $run/ckpt --train $data/train --test $data/test --baseline raw"
 echo "  $data/{train,test}   Fashion-MNIST as crate shards"

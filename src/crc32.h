@@ -1,7 +1,7 @@
 /* crc32.h — CRC-32 (IEEE 802.3, the zlib/gzip/PNG polynomial 0xEDB88320).
  *
  * Defines crc32_update, the checksum of every shard header, block and index
- * (data/shard.h) and of weights files. The value matches zlib's crc32(), so a file can be checked
+ * (data/shard.h) and of checkpoint shards (src/ckpt_shard.h). The value matches zlib's crc32(), so a file can be checked
  * with any standard tool: crc32_update(0, "123456789", 9) == 0xCBF43926.
  */
 #ifndef CRATE_CRC32_H
