@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "pretrain/probe_features.h"
+#include "pretrain/trainer.h"
 #include "src/checkpoint.h"
 #include "src/comm.h"
 #include "src/error.h"
@@ -241,9 +242,9 @@ int main(int argc, char **argv) {
     probe_args a;
     int rc = parse_args(argc, argv, &a);
     if (rc == CRATE_OK) {
-        int threads = a.threads > 0 ? a.threads : (int)(omp_get_num_procs() / (c.local_world > 0 ? c.local_world : 1));
-        omp_set_num_threads(threads > 0 ? threads : 1);
-        openblas_set_num_threads(threads > 0 ? threads : 1);
+        int threads = trainer_threads(a.threads, &c);
+        omp_set_num_threads(threads);
+        openblas_set_num_threads(threads);
         rc = a.export_path ? (c.rank == 0 ? export_safetensors(&a) : CRATE_OK) : probe(&c, &a);
     }
     rc = comm_agree_report(&c, TOOL, rc);
