@@ -28,6 +28,6 @@ echo
 echo "quickstart: done. Outputs:"
 echo "  $run/metrics.jsonl   one JSON object per logged step (loss, lr, grad_norm, samples_per_s, ...)"
 echo "  $run/ckpt/          checkpoints; ckpt/latest names the final one"
+echo "  $data/{train,test}   Fashion-MNIST as crate shards"
 echo "Evaluate the encoder with:"
 echo "  $root/build/crate-probe $run/ckpt --train $data/train --test $data/test --feature mean --layers 4 --baseline raw"
-echo "  $data/{train,test}   Fashion-MNIST as crate shards"
