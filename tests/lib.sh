@@ -28,4 +28,12 @@ json_field() {
 }
 mpirun_flags=(--oversubscribe)
 [ "$(id -u)" -ne 0 ] || mpirun_flags+=(--allow-run-as-root)
+# pretrain_tiny RANKS RUN_DIR [overrides...]: configs/mae-tiny.yaml on the
+# test shards under mpirun, one OpenMP thread per rank.
+pretrain_tiny() {
+  local ranks=$1 dir=$2
+  shift 2
+  mpirun -np "$ranks" "${mpirun_flags[@]}" -x OMP_NUM_THREADS=1 "$build/crate-pretrain" configs/mae-tiny.yaml \
+    data.train="$tmp/D/train" run.dir="$dir" "$@"
+}
 "$build/crate-data" fashion-mnist "$tmp/D" >/dev/null || { echo "crate-data failed" >&2; exit 1; }

@@ -83,9 +83,7 @@ mkdir -p "$tmp/disk"
 if mount -t tmpfs -o size=256k tmpfs "$tmp/disk"; then
   trap 'umount "$tmp/disk" 2>/dev/null; rm -rf "$tmp"' EXIT
   cp -r "$tmp/full" "$tmp/disk/full"
-  mpirun -np 2 "${mpirun_flags[@]}" -x OMP_NUM_THREADS=1 "$build/crate-pretrain" configs/mae-tiny.yaml \
-    data.train="$tmp/D/train" run.dir="$tmp/disk/full" schedule.steps=40 log.every=1 dist.threads_per_rank=1 \
-    >"$tmp/disk.txt" 2>&1
+  pretrain_tiny 2 "$tmp/disk/full" schedule.steps=40 log.every=1 dist.threads_per_rank=1 >"$tmp/disk.txt" 2>&1
   status=$?
   check "full disk: the run fails (exit $status)" [ "$status" -ne 0 ]
   check "full disk: the message names the cause" grep -q "checkpoint at step 40 failed: .*No space left on device" "$tmp/disk.txt"

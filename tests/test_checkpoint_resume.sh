@@ -13,9 +13,7 @@ set -u
 train() {
   local name=$1 ranks=$2
   shift 2
-  mpirun -np "$ranks" "${mpirun_flags[@]}" -x OMP_NUM_THREADS=1 "$build/crate-pretrain" configs/mae-tiny.yaml \
-    data.train="$tmp/D/train" run.dir="$tmp/$name" schedule.steps=40 log.every=1 dist.threads_per_rank=1 "$@" \
-    >>"$tmp/$name.txt" 2>&1
+  pretrain_tiny "$ranks" "$tmp/$name" schedule.steps=40 log.every=1 dist.threads_per_rank=1 "$@" >>"$tmp/$name.txt" 2>&1
 }
 losses() { json_field "$tmp/$1/metrics.jsonl" loss; }
 # worst_rel A B: the largest relative difference of two loss lists.

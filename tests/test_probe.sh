@@ -12,9 +12,8 @@ set -u
 . "$(dirname "$0")/lib.sh" "$1"
 py=/usr/bin/python3
 
-mpirun -np 2 "${mpirun_flags[@]}" -x OMP_NUM_THREADS=1 "$build/crate-pretrain" configs/mae-tiny.yaml \
-  data.train="$tmp/D/train" data.test="$tmp/D/test" run.dir="$tmp/R" schedule.steps=40 eval.every=20 \
-  eval.train_samples=2000 eval.test_samples=500 dist.threads_per_rank=1 >"$tmp/train.txt" 2>&1
+pretrain_tiny 2 "$tmp/R" data.test="$tmp/D/test" schedule.steps=40 eval.every=20 eval.train_samples=2000 \
+  eval.test_samples=500 dist.threads_per_rank=1 >"$tmp/train.txt" 2>&1
 check "training with eval.every exits 0" [ $? -eq 0 ]
 check "two k-NN lines in metrics.jsonl" [ "$(grep -c '"knn_top1"' "$tmp/R/metrics.jsonl")" -eq 2 ]
 

@@ -14,8 +14,7 @@ set -u
 run() {
   local name=$1 ranks=$2
   shift 2
-  mpirun -np "$ranks" "${mpirun_flags[@]}" -x OMP_NUM_THREADS=1 "$build/crate-pretrain" configs/mae-tiny.yaml \
-    data.train="$tmp/D/train" run.dir="$tmp/$name" schedule.steps=20 "$@" >"$tmp/$name.txt" 2>&1
+  pretrain_tiny "$ranks" "$tmp/$name" schedule.steps=20 "$@" >"$tmp/$name.txt" 2>&1
   check "$name: exit 0" [ $? -eq 0 ]
   json_field "$tmp/$name/metrics.jsonl" loss >"$tmp/$name.loss"
   check "$name: 20 losses logged" [ "$(wc -l <"$tmp/$name.loss")" -eq 20 ]
