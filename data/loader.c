@@ -25,7 +25,7 @@
 
 #include "data/shard.h"
 #include "src/error.h"
-#include "src/rng.h"
+#include "src/nn/rng.h"
 
 #define LOADER_ERRMSG_CAP 2048
 

@@ -27,9 +27,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "src/crc32.h"
+#include "src/io/crc32.h"
 #include "src/error.h"
-#include "src/fs.h"
+#include "src/io/fs.h"
 
 static const char SHARD_MAGIC[8] = {'C', 'R', 'A', 'T', 'E', 'S', 'H', 'D'};
 static const char SHARD_END_MAGIC[8] = {'C', 'R', 'A', 'T', 'E', 'E', 'N', 'D'};

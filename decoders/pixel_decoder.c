@@ -5,7 +5,7 @@
 
 #include "decoders/decoder_block.h"
 #include "src/error.h"
-#include "src/kernels.h"
+#include "src/kernels/kernels.h"
 
 int pixel_decoder_declare(pixel_decoder *pd, param_store *ps, arena *a, const char *prefix,
                           const pixel_decoder_config *cfg) {

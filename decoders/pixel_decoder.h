@@ -12,7 +12,7 @@
 
 #include "encoders/block_stack.h"
 #include "encoders/positions.h"
-#include "src/layers.h"
+#include "src/nn/layers.h"
 
 typedef struct {
     int d, num_patches, patch_dim;

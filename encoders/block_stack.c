@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "src/error.h"
-#include "src/kernels.h"
+#include "src/kernels/kernels.h"
 
 int block_stack_declare(block_stack *s, const block_ops *ops, size_t stride, int depth, param_store *ps,
                         const char *prefix, const block_config *cfg) {

@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 
-#include "src/layers.h"
+#include "src/nn/layers.h"
 
 /* Hyper-parameters of one block (encoder or decoder). */
 typedef struct {

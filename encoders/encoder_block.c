@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "src/error.h"
-#include "src/kernels.h"
+#include "src/kernels/kernels.h"
 
 int encoder_block_declare(encoder_block *b, param_store *ps, const char *prefix, const block_config *cfg) {
     char buf[PARAM_NAME_MAX];

@@ -9,7 +9,7 @@
 #include "encoders/block_stack.h"
 #include "encoders/ista.h"
 #include "encoders/mssa.h"
-#include "src/layers.h"
+#include "src/nn/layers.h"
 
 typedef struct {
     int d;

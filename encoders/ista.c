@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "src/error.h"
-#include "src/kernels.h"
-#include "src/layers.h"
+#include "src/kernels/kernels.h"
+#include "src/nn/layers.h"
 
 int ista_declare(ista_layer *l, param_store *ps, const char *prefix, int d, float eta, float lambda) {
     char buf[PARAM_NAME_MAX];

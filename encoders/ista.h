@@ -12,8 +12,8 @@
 
 #include <stddef.h>
 
-#include "src/arena.h"
-#include "src/params.h"
+#include "src/nn/arena.h"
+#include "src/nn/params.h"
 
 typedef struct {
     int dict, d;      /* D ∈ R^{d×d} */

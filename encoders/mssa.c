@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "src/error.h"
-#include "src/kernels.h"
+#include "src/kernels/kernels.h"
 
 int mssa_declare(mssa_layer *l, param_store *ps, const char *prefix, int d, int K, int p, int causal) {
     char buf[PARAM_NAME_MAX];

@@ -14,7 +14,7 @@
 
 #include <stddef.h>
 
-#include "src/layers.h"
+#include "src/nn/layers.h"
 
 typedef struct {
     int d, K, p, causal;

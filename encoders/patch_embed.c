@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "src/error.h"
-#include "src/kernels.h"
+#include "src/kernels/kernels.h"
 
 int patch_embed_declare(patch_embed *pe, param_store *ps, arena *a, const char *prefix, const patch_embed_config *cfg) {
     char buf[PARAM_NAME_MAX];

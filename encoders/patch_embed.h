@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #include "encoders/positions.h"
-#include "src/layers.h"
+#include "src/nn/layers.h"
 
 typedef struct {
     int C, H, W, patch, grid_h, grid_w, num_patches, patch_dim, d;

@@ -8,8 +8,8 @@
 #ifndef CRATE_POSITIONS_H
 #define CRATE_POSITIONS_H
 
-#include "src/arena.h"
-#include "src/params.h"
+#include "src/nn/arena.h"
+#include "src/nn/params.h"
 
 typedef struct {
     int rows, d;

@@ -9,7 +9,7 @@
 #include "pretrain/train_config.h"
 #include "pretrain/stop_signal.h"
 #include "pretrain/trainer.h"
-#include "src/comm.h"
+#include "src/dist/comm.h"
 #include "src/error.h"
 
 static const char *TOOL = "crate-pretrain";

@@ -15,14 +15,14 @@
 
 #include "pretrain/probe_features.h"
 #include "pretrain/trainer.h"
-#include "src/checkpoint.h"
-#include "src/comm.h"
+#include "src/ckpt/checkpoint.h"
+#include "src/dist/comm.h"
 #include "src/error.h"
-#include "src/fs.h"
-#include "src/knn.h"
-#include "src/linear_probe.h"
-#include "src/npy.h"
-#include "src/safetensors.h"
+#include "src/io/fs.h"
+#include "src/eval/knn.h"
+#include "src/eval/linear_probe.h"
+#include "src/io/npy.h"
+#include "src/io/safetensors.h"
 
 static const char *TOOL = "crate-probe";
 static const char *FEATURE_NAMES[] = {"cls", "mean", "cls+mean"};

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "pretrain/train_config.h"
-#include "src/checkpoint.h"
+#include "src/ckpt/checkpoint.h"
 #include "src/error.h"
 
 /* The encoder the checkpoint's config describes, declared in fe->ps. */

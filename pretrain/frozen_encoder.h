@@ -23,7 +23,7 @@
 
 #include "encoders/image_encoder.h"
 #include "pretrain/train_config.h"
-#include "src/params.h"
+#include "src/nn/params.h"
 
 typedef enum { FEATURE_CLS = 0, FEATURE_MEAN = 1, FEATURE_CLS_MEAN = 2 } feature_kind;
 

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "src/error.h"
-#include "src/knn.h"
+#include "src/eval/knn.h"
 
 int knn_monitor_open(knn_monitor *m, const train_config *cfg) {
     memset(m, 0, sizeof *m);

@@ -20,8 +20,8 @@
 #include "encoders/image_encoder.h"
 #include "pretrain/objective.h"
 #include "src/error.h"
-#include "src/kernels.h"
-#include "src/rng.h"
+#include "src/kernels/kernels.h"
+#include "src/nn/rng.h"
 
 typedef struct {
     int B, num_patches, n_keep, n_tok, patch_dim, encode_all, norm_pix;

@@ -9,7 +9,7 @@
 #define CRATE_OBJECTIVE_H
 
 #include "pretrain/train_config.h"
-#include "src/params.h"
+#include "src/nn/params.h"
 
 /* What a batch holds, so the trainer opens the right loader. */
 typedef enum { OBJECTIVE_INPUT_IMAGES } objective_input;

@@ -11,7 +11,7 @@
 
 #include "data/shard.h"
 #include "pretrain/frozen_encoder.h"
-#include "src/comm.h"
+#include "src/dist/comm.h"
 
 typedef struct {
     int n, f;      /* rows and floats per row */

@@ -3,7 +3,7 @@
  * Defines: train_config, one nested struct per YAML section; the enums of its
  * choice keys (their values are indices into the schema's choices, in order);
  * train_config_load, which reads defaults, a YAML file and section.key=value
- * overrides through the config engine (src/config.h) and then checks the
+ * overrides through the config engine (src/config/config.h) and then checks the
  * rules that involve more than one key; train_config_help and
  * train_config_yaml. Every key, its default, range and meaning is in the
  * schema table in train_config.c, which is also what --help prints.
@@ -11,7 +11,7 @@
 #ifndef CRATE_TRAIN_CONFIG_H
 #define CRATE_TRAIN_CONFIG_H
 
-#include "src/config.h"
+#include "src/config/config.h"
 
 #include <stdint.h>
 #include <stdio.h>

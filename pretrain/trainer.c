@@ -2,7 +2,7 @@
  * per rank:
  *   g   = (1/(W·A)) Σ_ranks Σ_micro ∇L(micro-batch)   (each a mean loss over equal shares of G)
  *   g  ← g · min(1, clip / ‖g‖)
- *   θ  ← AdamW(θ, g, lr(s), t = s + 1)            (replicated or ZeRO-1, src/dp_optim.h)
+ *   θ  ← AdamW(θ, g, lr(s), t = s + 1)            (replicated or ZeRO-1, src/dist/dp_optim.h)
  */
 #include "pretrain/trainer.h"
 
@@ -18,14 +18,14 @@
 #include "pretrain/objective.h"
 #include "pretrain/knn_monitor.h"
 #include "pretrain/stop_signal.h"
-#include "src/checkpoint.h"
-#include "src/dp_optim.h"
+#include "src/ckpt/checkpoint.h"
+#include "src/dist/dp_optim.h"
 #include "src/error.h"
-#include "src/fs.h"
-#include "src/grad_sync.h"
-#include "src/metrics.h"
-#include "src/optim.h"
-#include "src/param_init.h"
+#include "src/io/fs.h"
+#include "src/dist/grad_sync.h"
+#include "src/io/metrics.h"
+#include "src/optim/optim.h"
+#include "src/nn/param_init.h"
 
 struct trainer {
     const train_config *cfg;

@@ -13,7 +13,7 @@
 #define CRATE_TRAINER_H
 
 #include "pretrain/train_config.h"
-#include "src/comm.h"
+#include "src/dist/comm.h"
 
 typedef struct trainer trainer;
 

@@ -19,9 +19,9 @@
 #include "data/loader.h"
 #include "pretrain/objective.h"
 #include "src/error.h"
-#include "src/fs.h"
-#include "src/optim.h"
-#include "src/param_init.h"
+#include "src/io/fs.h"
+#include "src/optim/optim.h"
+#include "src/nn/param_init.h"
 
 typedef struct {
     const char *name;

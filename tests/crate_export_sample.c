@@ -25,8 +25,8 @@
 #include <unistd.h>
 
 #include "src/error.h"
-#include "src/npy.h"
-#include "src/safetensors.h"
+#include "src/io/npy.h"
+#include "src/io/safetensors.h"
 
 static const char USAGE[] =
     "usage: crate-export-sample OUT_DIR\n"

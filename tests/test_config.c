@@ -1,4 +1,4 @@
-/* test_config.c — the config engine (src/config.c) through the training
+/* test_config.c — the config engine (src/config/config.c) through the training
  * schema (pretrain/train_config.c): typed values and their sources, defaults,
  * overrides, the emit → reload round trip, value syntax, --help, and that
  * every kind of bad input is CRATE_EINPUT with a message naming the file, the

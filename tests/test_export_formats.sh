@@ -1,6 +1,6 @@
 #!/bin/bash
 # test_export_formats.sh BUILD_DIR — the .npy and .safetensors writers
-# (src/npy.h, src/safetensors.h) against readers crate did not write:
+# (src/io/npy.h, src/io/safetensors.h) against readers crate did not write:
 # crate-export-sample writes files with known contents; numpy.load reads the
 # .npy files (and the raw header is checked against the NPY 1.0 layout); a
 # safetensors reader written here with json + struct + numpy.frombuffer (not

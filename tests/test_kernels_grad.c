@@ -1,5 +1,5 @@
 /* test_kernels_grad.c — finite-difference gradient checks of every kernel of
- * src/kernels.h (linear, layernorm, attention non-causal and causal, relu,
+ * src/kernels/kernels.h (linear, layernorm, attention non-causal and causal, relu,
  * mse), the accumulate (+=) and NULL-output contracts of their backwards, and
  * the attention forward against a naive triple loop in double.
  *
@@ -10,7 +10,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "src/kernels.h"
+#include "src/kernels/kernels.h"
 #include "tests/check.h"
 #include "tests/gradcheck.h"
 

@@ -15,7 +15,7 @@
 #include "data/loader.h"
 #include "data/shard.h"
 #include "src/error.h"
-#include "src/rng.h"
+#include "src/nn/rng.h"
 #include "tests/check.h"
 
 static char tmpdir[] = "/tmp/crate-test-loader-XXXXXX";

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/optim.h"
-#include "src/params.h"
+#include "src/optim/optim.h"
+#include "src/nn/params.h"
 #include "tests/check.h"
 #include "tests/gradcheck.h"
 

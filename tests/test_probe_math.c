@@ -12,9 +12,9 @@
 #include <string.h>
 
 #include "src/error.h"
-#include "src/knn.h"
-#include "src/linear_probe.h"
-#include "src/rng.h"
+#include "src/eval/knn.h"
+#include "src/eval/linear_probe.h"
+#include "src/nn/rng.h"
 #include "tests/check.h"
 #include "tests/gradcheck.h"
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/rng.h"
+#include "src/nn/rng.h"
 #include "tests/check.h"
 
 #define DRAWS 100000

@@ -13,11 +13,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "src/crc32.h"
+#include "src/io/crc32.h"
 #include "data/idx.h"
 #include "data/shard.h"
 #include "src/error.h"
-#include "src/rng.h"
+#include "src/nn/rng.h"
 #include "tests/check.h"
 
 static char tmpdir[] = "/tmp/crate-test-shard-XXXXXX";

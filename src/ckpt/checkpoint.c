@@ -1,0 +1,390 @@
+/* checkpoint.c — see checkpoint.h. */
+#include "src/ckpt/checkpoint.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "src/ckpt/manifest.h"
+#include "src/ckpt/shard.h"
+#include "src/error.h"
+#include "src/io/fs.h"
+
+
+/* dir/name. Paths come from run.dir and checkpoint.resume, which the config
+ * caps far below PATH_CAP, so the result always fits. */
+static char *path_of(char *out, const char *dir, const char *name) {
+    if (snprintf(out, PATH_CAP, "%s/%s", dir, name) >= PATH_CAP) out[0] = 0;
+    return out;
+}
+
+static int exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* Rank r's range [r·c, (r+1)·c) of the flat vector, c = total / W. */
+static void own_range(const param_store *ps, const comm_info *c, uint64_t *lo, uint64_t *hi) {
+    uint64_t chunk = ps->total / (uint64_t)c->world;
+    *lo = (uint64_t)c->rank * chunk;
+    *hi = *lo + chunk;
+}
+
+/* A moment vector of the optimizer seen from absolute index lo (it holds
+ * [opt->lo, opt->hi), which contains this rank's range in both ZeRO modes). */
+static float *moment_at(const dp_optimizer *opt, float *moment, uint64_t lo) { return moment + (lo - opt->lo); }
+
+static void shard_name(char *buf, size_t cap, int rank, int world) {
+    snprintf(buf, cap, "shard-%05d-of-%05d.lz4", rank, world);
+}
+
+/* ---- saving ---- */
+
+/* Rank 0: the folder to write into. *done: this step is already committed. */
+static int prepare(const ckpt_options *o, const char *tmp, const char *final, int *done) {
+    int rc = fs_mkdir_p(o->dir);
+    if (rc != CRATE_OK) return rc;
+    *done = exists(final);
+    if (*done) return CRATE_OK;
+    rc = fs_remove_tree(tmp);
+    if (rc == CRATE_OK && mkdir(tmp, 0755) != 0)
+        rc = crate_fail(fs_errno_status(errno), "cannot create '%s': %s", tmp, strerror(errno));
+    return rc;
+}
+
+static int write_shard(const ckpt_options *o, const comm_info *c, const param_store *ps, const dp_optimizer *opt,
+                       const char *tmp, ckpt_shard_info *info) {
+    uint64_t lo, hi;
+    own_range(ps, c, &lo, &hi);
+    char name[64], path[PATH_CAP];
+    shard_name(name, sizeof name, c->rank, c->world);
+    path_of(path, tmp, name);
+    const float *const section[CKPT_SECTIONS] = {ps->data + lo, moment_at(opt, opt->m, lo), moment_at(opt, opt->v, lo)};
+    int rc = ckpt_shard_write(path, lo, hi, section, o->level, info);
+    /* Fault injection for tests: stall between the shards and the commit so a
+     * test can kill a rank exactly there. */
+    const char *pause = getenv("CRATE_FAULT_PAUSE_BEFORE_COMMIT");
+    if (pause && rc == CRATE_OK) sleep((unsigned)atoi(pause));
+    return rc;
+}
+
+static int write_manifest(const comm_info *c, const param_store *ps, const dp_optimizer *opt, const ckpt_meta *meta,
+                          const char *tmp, const uint64_t *infos) {
+    ckpt_manifest m = {.step = meta->step, .world = c->world, .zero = opt->zero, .total = ps->total,
+                       .param_count = param_store_count(ps), .seed = meta->seed, .global_batch = meta->global_batch,
+                       .samples_seen = meta->step * meta->global_batch, .config = (char *)meta->config,
+                       .ntensors = ps->count, .nshards = c->world};
+    m.tensors = crate_calloc((size_t)ps->count, sizeof *m.tensors, "manifest");
+    m.shards = crate_calloc((size_t)c->world, sizeof *m.shards, "manifest");
+    int rc = m.tensors && m.shards ? CRATE_OK : CRATE_EINTERNAL;
+    for (int i = 0; i < ps->count && rc == CRATE_OK; i++) {
+        const param_tensor *t = &ps->tensors[i];
+        memcpy(m.tensors[i].name, t->name, sizeof t->name);
+        m.tensors[i].ndim = t->ndim;
+        memcpy(m.tensors[i].shape, t->shape, sizeof t->shape);
+        m.tensors[i].offset = t->offset;
+    }
+    uint64_t chunk = ps->total / (uint64_t)c->world;
+    for (int r = 0; r < c->world && rc == CRATE_OK; r++) {
+        shard_name(m.shards[r].file, sizeof m.shards[r].file, r, c->world);
+        m.shards[r].lo = (uint64_t)r * chunk;
+        m.shards[r].hi = m.shards[r].lo + chunk;
+        m.shards[r].info.bytes = infos[2 * r];
+        m.shards[r].info.crc32 = (uint32_t)infos[2 * r + 1];
+    }
+    size_t len = 0;
+    char *text = rc == CRATE_OK ? ckpt_manifest_emit(&m, &len) : NULL;
+    if (rc == CRATE_OK && !text) rc = CRATE_EINTERNAL;
+    char path[PATH_CAP];
+    path_of(path, tmp, "manifest.yaml");
+    if (rc == CRATE_OK) rc = fs_write_file_synced(path, text, len);
+    free(text);
+    free(m.tensors);
+    free(m.shards);
+    return rc;
+}
+
+/* Rank 0: make step-N the committed, newest checkpoint. */
+static int commit(const ckpt_options *o, const char *tmp, const char *final, int64_t step) {
+    fs_sync_dir(tmp);
+    int rc = fs_commit_rename(tmp, final);
+    if (rc != CRATE_OK) return rc;
+    char latest[PATH_CAP], text[64];
+    path_of(latest, o->dir, "latest");
+    fs_part part = {text, (size_t)snprintf(text, sizeof text, "step-%06lld\n", (long long)step)};
+    return fs_write_atomic(latest, &part, 1);
+}
+
+/* The step of a committed checkpoint's folder name ("step-000200"), or -1. */
+static long long committed_step(const char *name) {
+    long long step;
+    int end = 0;
+    if (sscanf(name, "step-%lld%n", &step, &end) != 1 || name[end] != 0 || step < 0) return -1;
+    return step;
+}
+
+static int by_step_desc(const void *a, const void *b) {
+    long long x = committed_step(*(char *const *)a), y = committed_step(*(char *const *)b);
+    return (x < y) - (x > y);
+}
+
+/* The committed checkpoints of dir, newest first (names, malloc'd). */
+static int list_committed(const char *dir, char ***names, int *n) {
+    *names = NULL;
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d) return errno == ENOENT ? CRATE_OK : crate_fail(CRATE_EINPUT, "cannot list '%s': %s", dir, strerror(errno));
+    int cap = 0, rc = CRATE_OK;
+    for (struct dirent *e; (e = readdir(d)) != NULL && rc == CRATE_OK;) {
+        if (committed_step(e->d_name) < 0) continue;
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 16;
+            char **grown = realloc(*names, (size_t)cap * sizeof *grown);
+            if (!grown) rc = crate_fail(CRATE_EINTERNAL, "out of memory listing '%s'", dir);
+            else *names = grown;
+        }
+        if (rc == CRATE_OK && !((*names)[(*n)++] = strdup(e->d_name)))
+            rc = crate_fail(CRATE_EINTERNAL, "out of memory listing '%s'", dir);
+    }
+    closedir(d);
+    if (*n > 1) qsort(*names, (size_t)*n, sizeof **names, by_step_desc);
+    return rc;
+}
+
+static void free_names(char **names, int n) {
+    for (int i = 0; i < n; i++) free(names[i]);
+    free(names);
+}
+
+/* Rank 0, after a commit: keep the newest keep_last, drop stale *.tmp saves. */
+static void prune(const ckpt_options *o) {
+    char **names;
+    int n;
+    char path[PATH_CAP];
+    if (list_committed(o->dir, &names, &n) == CRATE_OK)
+        for (int i = o->keep_last; i < n; i++) {
+            path_of(path, o->dir, names[i]);
+            if (fs_remove_tree(path) != CRATE_OK)
+                fprintf(stderr, "%s: note: could not prune %s: %s\n", o->tool, path, crate_errmsg());
+        }
+    free_names(names, n);
+    DIR *d = opendir(o->dir);
+    for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
+        size_t len = strlen(e->d_name);
+        if (strncmp(e->d_name, "step-", 5) || len < 4 || strcmp(e->d_name + len - 4, ".tmp")) continue;
+        path_of(path, o->dir, e->d_name);
+        (void)fs_remove_tree(path);
+    }
+    if (d) closedir(d);
+}
+
+int checkpoint_save(const ckpt_options *o, const comm_info *c, const param_store *ps, const dp_optimizer *opt,
+                    const ckpt_meta *meta) {
+    char tmp[PATH_CAP], final[PATH_CAP];
+    char name[64];
+    snprintf(name, sizeof name, "step-%06lld", (long long)meta->step);
+    path_of(final, o->dir, name);
+    path_of(tmp, o->dir, strcat(name, ".tmp"));
+    int done = 0, rc = c->rank == 0 ? prepare(o, tmp, final, &done) : CRATE_OK;
+    comm_bcast_bytes(&done, sizeof done, 0);
+    rc = comm_agree_message(c, rc);
+    if (rc == CRATE_OK && done) {
+        if (c->rank == 0) printf("%s: %s is already committed; kept as it is\n", o->tool, final);
+        return CRATE_OK;
+    }
+    ckpt_shard_info info = {0};
+    if (rc == CRATE_OK) rc = comm_agree_message(c, write_shard(o, c, ps, opt, tmp, &info));
+    uint64_t mine[2] = {info.bytes, info.crc32}, *all = NULL;
+    if (rc == CRATE_OK) {
+        all = c->rank == 0 ? crate_calloc(2 * (size_t)c->world, sizeof *all, "shard table") : NULL;
+        comm_gather_u64(mine, 2, all);
+        int r0 = c->rank == 0 ? (all ? write_manifest(c, ps, opt, meta, tmp, all) : CRATE_EINTERNAL) : CRATE_OK;
+        if (r0 == CRATE_OK && c->rank == 0) r0 = commit(o, tmp, final, meta->step);
+        rc = comm_agree_message(c, r0);
+        free(all);
+    }
+    if (rc != CRATE_OK) {
+        char why[1024];
+        snprintf(why, sizeof why, "%s", crate_errmsg());
+        if (c->rank == 0) (void)fs_remove_tree(tmp);
+        return crate_fail(rc, "checkpoint at step %lld failed: %s (earlier checkpoints in %s are intact)",
+                          (long long)meta->step, why, o->dir);
+    }
+    if (c->rank == 0) prune(o);
+    return CRATE_OK;
+}
+
+/* ---- loading ---- */
+
+void checkpoint_resolve(const char *from, char *out) {
+    char probe[PATH_CAP], *text;
+    size_t len;
+    path_of(probe, from, "latest");
+    snprintf(out, PATH_CAP, "%s", from);
+    if (!exists(probe) || fs_read_file(probe, &text, &len) != CRATE_OK) return;
+    text[strcspn(text, "\n")] = 0;
+    path_of(out, from, text);
+    free(text);
+}
+
+/* Rank 0: candidate folders, newest first, '\n'-separated; stale saves noted. */
+static int candidates(const ckpt_options *o, const char *from, char **list) {
+    *list = NULL;
+    char path[PATH_CAP];
+    if (strcmp(from, "auto") != 0) {
+        checkpoint_resolve(from, path);
+        *list = strdup(path);
+        return *list ? CRATE_OK : crate_fail(CRATE_EINTERNAL, "out of memory");
+    }
+    char **names;
+    int n;
+    int rc = list_committed(o->dir, &names, &n);
+    size_t cap = 1;
+    for (int i = 0; i < n; i++) cap += strlen(o->dir) + strlen(names[i]) + 2;
+    *list = rc == CRATE_OK ? calloc(1, cap) : NULL;
+    if (rc == CRATE_OK && !*list) rc = crate_fail(CRATE_EINTERNAL, "out of memory");
+    for (int i = 0; i < n && rc == CRATE_OK; i++)
+        sprintf(*list + strlen(*list), "%s/%s\n", o->dir, names[i]);
+    free_names(names, n);
+    DIR *d = opendir(o->dir);
+    for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
+        size_t len = strlen(e->d_name);
+        if (!strncmp(e->d_name, "step-", 5) && len > 4 && !strcmp(e->d_name + len - 4, ".tmp"))
+            printf("%s: ignoring %s/%s: a save that never committed (no manifest); it is removed after the next "
+                   "successful save\n", o->tool, o->dir, e->d_name);
+    }
+    if (d) closedir(d);
+    return rc;
+}
+
+/* Every rank gets rank 0's string (malloc'd). */
+static char *bcast_string(const comm_info *c, const char *s) {
+    uint64_t len = c->rank == 0 ? strlen(s) : 0;
+    comm_bcast_bytes(&len, sizeof len, 0);
+    char *out = malloc(len + 1);
+    if (!out) abort(); /* a few KiB: failing here leaves the ranks unable to agree on anything */
+    if (c->rank == 0) memcpy(out, s, len);
+    comm_bcast_bytes(out, len, 0);
+    out[len] = 0;
+    return out;
+}
+
+/* The manifest of dir on every rank (rank 0 reads it). */
+static int read_manifest(const comm_info *c, const char *dir, ckpt_manifest *m) {
+    char path[PATH_CAP], *text = NULL;
+    size_t len;
+    path_of(path, dir, "manifest.yaml");
+    int rc = c->rank == 0 ? fs_read_file(path, &text, &len) : CRATE_OK;
+    rc = comm_agree_message(c, rc);
+    if (rc != CRATE_OK) return rc;
+    char *all = bcast_string(c, text);
+    free(text);
+    rc = ckpt_manifest_parse(m, all, strlen(all), path);
+    free(all);
+    return rc;
+}
+
+/* Same model, seed and batch? A mismatch is the user's config, not damage. */
+static int compatible(const ckpt_manifest *m, const param_store *ps, const ckpt_meta *expect, const char *dir) {
+    const char *fix = "resume with the config in its manifest.yaml, or set checkpoint.resume=none or another run.dir";
+    if (m->seed != expect->seed || m->global_batch != expect->global_batch)
+        return crate_fail(CRATE_EINPUT, "%s was written with run.seed %lld and schedule.global_batch %lld; this run "
+                          "has run.seed %lld and schedule.global_batch %lld: %s", dir, (long long)m->seed, (long long)m->global_batch,
+                          (long long)expect->seed, (long long)expect->global_batch, fix);
+    if (m->ntensors != ps->count)
+        return crate_fail(CRATE_EINPUT, "%s holds %d tensors, this model has %d: %s", dir, m->ntensors, ps->count, fix);
+    for (int i = 0; i < ps->count; i++) {
+        const param_tensor *t = &ps->tensors[i];
+        const ckpt_tensor *s = &m->tensors[i];
+        if (strcmp(s->name, t->name) || s->ndim != t->ndim || s->offset != t->offset ||
+            memcmp(s->shape, t->shape, (size_t)t->ndim * sizeof t->shape[0]))
+            return crate_fail(CRATE_EINPUT, "%s: tensor %d is %s there and %s (another shape or order) here: %s", dir,
+                              i, s->name, t->name, fix);
+    }
+    return CRATE_OK;
+}
+
+/* Fills this rank's range of params and moments from the shards that hold
+ * it; floats beyond the writer's padded length stay zero. */
+static int load_range(const comm_info *c, const char *dir, const ckpt_manifest *m, param_store *ps,
+                      dp_optimizer *opt) {
+    uint64_t lo, hi;
+    own_range(ps, c, &lo, &hi);
+    float *const dst[CKPT_SECTIONS] = {ps->data + lo, moment_at(opt, opt->m, lo), moment_at(opt, opt->v, lo)};
+    for (int s = 0; s < CKPT_SECTIONS; s++) memset(dst[s], 0, (size_t)(hi - lo) * sizeof(float));
+    char path[PATH_CAP];
+    for (int i = 0; i < m->nshards; i++) {
+        const ckpt_shard_entry *e = &m->shards[i];
+        if (e->hi <= lo || e->lo >= hi) continue;
+        path_of(path, dir, e->file);
+        int rc = ckpt_shard_read(path, &e->info, e->lo, e->hi, lo, hi, dst);
+        if (rc != CRATE_OK) return rc;
+    }
+    return CRATE_OK;
+}
+
+/* Rank 0: move an unusable checkpoint out of the way, keeping its bytes. */
+static void set_aside(const ckpt_options *o, const char *dir) {
+    char to[PATH_CAP + 16];
+    for (int k = 0; k < 100; k++) {
+        snprintf(to, sizeof to, k ? "%s.damaged.%d" : "%s.damaged", dir, k);
+        if (!exists(to) && rename(dir, to) == 0) {
+            printf("%s: moved it to %s\n", o->tool, to);
+            return;
+        }
+    }
+}
+
+int checkpoint_resume(const ckpt_options *o, const comm_info *c, const char *from, param_store *ps,
+                      dp_optimizer *opt, const ckpt_meta *expect, int64_t *step, int *dirty) {
+    *step = -1;
+    *dirty = 0;
+    if (strcmp(from, "none") == 0) return CRATE_OK;
+    int automatic = strcmp(from, "auto") == 0;
+    char *list = NULL;
+    int rc = comm_agree_message(c, c->rank == 0 ? candidates(o, from, &list) : CRATE_OK);
+    if (rc != CRATE_OK) return rc;
+    char *all = bcast_string(c, list);
+    free(list);
+    for (char *dir = strtok(all, "\n"); dir && *step < 0; dir = strtok(NULL, "\n")) {
+        double start = fs_now();
+        ckpt_manifest m;
+        rc = read_manifest(c, dir, &m);
+        if (rc == CRATE_OK && (rc = compatible(&m, ps, expect, dir)) != CRATE_OK) {
+            ckpt_manifest_free(&m);
+            break; /* the user's config: no fallback would help */
+        }
+        if (rc == CRATE_OK) {
+            *dirty = 1;
+            rc = comm_agree_message(c, load_range(c, dir, &m, ps, opt));
+        }
+        if (rc == CRATE_OK) {
+            uint64_t chunk = ps->total / (uint64_t)c->world;
+            comm_allgather_in_place(ps->data, chunk);
+            if (!opt->zero && c->world > 1) {
+                comm_allgather_in_place(opt->m, chunk);
+                comm_allgather_in_place(opt->v, chunk);
+            }
+            *step = m.step;
+            if (c->rank == 0)
+                printf("%s: resumed from %s (step %lld, written by %d ranks) in %.2f s\n", o->tool, dir,
+                       (long long)m.step, m.world, fs_now() - start);
+        } else if (automatic) {
+            if (c->rank == 0) {
+                printf("%s: skipping checkpoint %s: %s\n", o->tool, dir, crate_errmsg());
+                set_aside(o, dir);
+            }
+            rc = CRATE_OK;
+        }
+        ckpt_manifest_free(&m);
+        if (rc != CRATE_OK) break;
+    }
+    free(all);
+    if (rc == CRATE_OK && *step < 0 && automatic && c->rank == 0)
+        printf("%s: no usable checkpoint in %s: starting from step 0\n", o->tool, o->dir);
+    return rc;
+}

@@ -1,0 +1,305 @@
+/* ckpt_manifest.c — see ckpt_manifest.h. */
+#include "src/ckpt/manifest.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "src/error.h"
+
+#define MANIFEST_FORMAT "crate-checkpoint"
+#define MANIFEST_VERSION 1
+
+/* ---- emitting ---- */
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+} text_buf;
+
+static int append(void *ctx, unsigned char *data, size_t n) {
+    text_buf *t = ctx;
+    if (t->len + n + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap : 4096;
+        while (cap < t->len + n + 1) cap *= 2;
+        char *b = realloc(t->buf, cap);
+        if (!b) return 0;
+        t->buf = b, t->cap = cap;
+    }
+    memcpy(t->buf + t->len, data, n);
+    t->len += n;
+    t->buf[t->len] = 0;
+    return 1;
+}
+
+typedef struct {
+    yaml_emitter_t e;
+    int ok;
+} emitter;
+
+static void emit(emitter *em, yaml_event_t *ev, int made) {
+    if (em->ok && !(made && yaml_emitter_emit(&em->e, ev))) em->ok = 0;
+}
+static void scalar_styled(emitter *em, const char *s, yaml_scalar_style_t style) {
+    yaml_event_t ev;
+    emit(em, &ev, yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)strlen(s), 1, 1, style));
+}
+static void scalar(emitter *em, const char *s) { scalar_styled(em, s, YAML_ANY_SCALAR_STYLE); }
+static void integer(emitter *em, int64_t v) {
+    char s[32];
+    snprintf(s, sizeof s, "%" PRId64, v);
+    scalar(em, s);
+}
+static void key_str(emitter *em, const char *k, const char *v) { scalar(em, k), scalar(em, v); }
+static void key_int(emitter *em, const char *k, int64_t v) { scalar(em, k), integer(em, v); }
+static void map_start(emitter *em, int flow) {
+    yaml_event_t ev;
+    emit(em, &ev, yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, flow ? YAML_FLOW_MAPPING_STYLE : YAML_BLOCK_MAPPING_STYLE));
+}
+static void map_end(emitter *em) {
+    yaml_event_t ev;
+    emit(em, &ev, yaml_mapping_end_event_initialize(&ev));
+}
+static void seq_start(emitter *em, int flow) {
+    yaml_event_t ev;
+    emit(em, &ev, yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1, flow ? YAML_FLOW_SEQUENCE_STYLE : YAML_BLOCK_SEQUENCE_STYLE));
+}
+static void seq_end(emitter *em) {
+    yaml_event_t ev;
+    emit(em, &ev, yaml_sequence_end_event_initialize(&ev));
+}
+
+static void emit_tensors(emitter *em, const ckpt_manifest *m) {
+    scalar(em, "tensors");
+    seq_start(em, 0);
+    for (int i = 0; i < m->ntensors; i++) {
+        const ckpt_tensor *t = &m->tensors[i];
+        map_start(em, 1);
+        key_str(em, "name", t->name);
+        scalar(em, "shape");
+        seq_start(em, 1);
+        for (int d = 0; d < t->ndim; d++) integer(em, t->shape[d]);
+        seq_end(em);
+        key_int(em, "offset", (int64_t)t->offset);
+        map_end(em);
+    }
+    seq_end(em);
+}
+
+static void emit_shards(emitter *em, const ckpt_manifest *m) {
+    scalar(em, "shards");
+    seq_start(em, 0);
+    for (int i = 0; i < m->nshards; i++) {
+        const ckpt_shard_entry *s = &m->shards[i];
+        char crc[16];
+        snprintf(crc, sizeof crc, "%08x", s->info.crc32);
+        map_start(em, 1);
+        key_str(em, "file", s->file);
+        key_int(em, "lo", (int64_t)s->lo);
+        key_int(em, "hi", (int64_t)s->hi);
+        key_int(em, "bytes", (int64_t)s->info.bytes);
+        scalar(em, "crc32");
+        scalar_styled(em, crc, YAML_DOUBLE_QUOTED_SCALAR_STYLE);
+        map_end(em);
+    }
+    seq_end(em);
+}
+
+static void emit_body(emitter *em, const ckpt_manifest *m) {
+    map_start(em, 0);
+    key_str(em, "format", MANIFEST_FORMAT);
+    key_int(em, "version", MANIFEST_VERSION);
+    key_int(em, "step", m->step);
+    key_int(em, "world_size", m->world);
+    key_int(em, "zero", m->zero);
+    key_int(em, "param_count", (int64_t)m->param_count);
+    key_int(em, "total", (int64_t)m->total);
+    scalar(em, "data");
+    map_start(em, 0);
+    key_int(em, "seed", m->seed);
+    key_int(em, "global_batch", m->global_batch);
+    key_int(em, "samples_seen", m->samples_seen);
+    map_end(em);
+    scalar(em, "optimizer");
+    map_start(em, 0);
+    key_str(em, "name", "adamw");
+    scalar(em, "sections");
+    seq_start(em, 1);
+    scalar(em, "params"), scalar(em, "exp_avg"), scalar(em, "exp_avg_sq");
+    seq_end(em);
+    map_end(em);
+    scalar(em, "config");
+    scalar_styled(em, m->config, YAML_LITERAL_SCALAR_STYLE);
+    emit_tensors(em, m);
+    emit_shards(em, m);
+    map_end(em);
+}
+
+char *ckpt_manifest_emit(const ckpt_manifest *m, size_t *len) {
+    text_buf out = {0};
+    emitter em = {.ok = 1};
+    yaml_emitter_initialize(&em.e);
+    yaml_emitter_set_output(&em.e, append, &out);
+    yaml_emitter_set_width(&em.e, -1);
+    yaml_emitter_set_unicode(&em.e, 1);
+    yaml_event_t ev;
+    emit(&em, &ev, yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING));
+    emit(&em, &ev, yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 0));
+    emit_body(&em, m);
+    emit(&em, &ev, yaml_document_end_event_initialize(&ev, 1));
+    emit(&em, &ev, yaml_stream_end_event_initialize(&ev));
+    if (em.ok && !yaml_emitter_flush(&em.e)) em.ok = 0;
+    if (!em.ok) {
+        crate_fail(CRATE_EINTERNAL, "emitting the checkpoint manifest failed: %s",
+                   em.e.problem ? em.e.problem : "out of memory");
+        free(out.buf);
+        out.buf = NULL;
+    }
+    yaml_emitter_delete(&em.e);
+    *len = out.len;
+    return out.buf;
+}
+
+/* ---- parsing ---- */
+
+typedef struct {
+    yaml_document_t doc;
+    const char *where;
+} doc_ctx;
+
+static yaml_node_t *get(doc_ctx *c, yaml_node_t *map, const char *key) {
+    if (!map || map->type != YAML_MAPPING_NODE) return NULL;
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(&c->doc, p->key);
+        if (k && k->type == YAML_SCALAR_NODE && strcmp((char *)k->data.scalar.value, key) == 0)
+            return yaml_document_get_node(&c->doc, p->value);
+    }
+    return NULL;
+}
+
+static int missing(doc_ctx *c, yaml_node_t *in, const char *key) {
+    return crate_fail(CRATE_EINPUT, "%s:%lu: key '%s' is missing or malformed", c->where,
+                      in ? (unsigned long)in->start_mark.line + 1 : 1ul, key);
+}
+
+static int get_str(doc_ctx *c, yaml_node_t *map, const char *key, const char **out) {
+    yaml_node_t *n = get(c, map, key);
+    if (!n || n->type != YAML_SCALAR_NODE) return missing(c, map, key);
+    *out = (const char *)n->data.scalar.value;
+    return CRATE_OK;
+}
+
+static int get_int(doc_ctx *c, yaml_node_t *map, const char *key, int64_t lo, int64_t *out) {
+    const char *s = NULL;
+    if (get_str(c, map, key, &s) != CRATE_OK) return CRATE_EINPUT;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (*s == 0 || *end || v < lo) return missing(c, map, key);
+    *out = v;
+    return CRATE_OK;
+}
+
+static int get_seq(doc_ctx *c, yaml_node_t *map, const char *key, yaml_node_t **out, int *count) {
+    yaml_node_t *n = get(c, map, key);
+    if (!n || n->type != YAML_SEQUENCE_NODE) return missing(c, map, key);
+    *out = n;
+    *count = (int)(n->data.sequence.items.top - n->data.sequence.items.start);
+    return CRATE_OK;
+}
+
+static yaml_node_t *item(doc_ctx *c, yaml_node_t *seq, int i) {
+    return yaml_document_get_node(&c->doc, seq->data.sequence.items.start[i]);
+}
+
+static int parse_tensor(doc_ctx *c, yaml_node_t *n, ckpt_tensor *t) {
+    const char *name = NULL;
+    yaml_node_t *shape = NULL;
+    int64_t off = 0;
+    if (get_str(c, n, "name", &name) || strlen(name) >= PARAM_NAME_MAX || get_seq(c, n, "shape", &shape, &t->ndim) ||
+        t->ndim < 1 || t->ndim > PARAM_MAX_DIMS || get_int(c, n, "offset", 0, &off))
+        return missing(c, n, "tensors[].name/shape/offset");
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->offset = (uint64_t)off;
+    for (int d = 0; d < t->ndim; d++) {
+        yaml_node_t *v = item(c, shape, d);
+        char *end;
+        if (!v || v->type != YAML_SCALAR_NODE) return missing(c, n, "shape");
+        t->shape[d] = strtoll((char *)v->data.scalar.value, &end, 10);
+        if (*end || t->shape[d] < 1) return missing(c, n, "shape");
+    }
+    return CRATE_OK;
+}
+
+static int parse_shard(doc_ctx *c, yaml_node_t *n, ckpt_shard_entry *s) {
+    const char *file = NULL, *crc = NULL;
+    int64_t lo = 0, hi = 0, bytes = 0;
+    if (get_str(c, n, "file", &file) || strlen(file) >= CKPT_FILE_MAX || strchr(file, '/') ||
+        get_int(c, n, "lo", 0, &lo) || get_int(c, n, "hi", lo, &hi) || get_int(c, n, "bytes", 0, &bytes) ||
+        get_str(c, n, "crc32", &crc))
+        return missing(c, n, "shards[].file/lo/hi/bytes/crc32");
+    char *end;
+    unsigned long v = strtoul(crc, &end, 16);
+    if (*crc == 0 || *end || v > 0xffffffffu) return missing(c, n, "crc32");
+    snprintf(s->file, sizeof s->file, "%s", file);
+    s->lo = (uint64_t)lo, s->hi = (uint64_t)hi;
+    s->info.bytes = (uint64_t)bytes, s->info.crc32 = (uint32_t)v;
+    return CRATE_OK;
+}
+
+static int parse_root(doc_ctx *c, yaml_node_t *root, ckpt_manifest *m) {
+    const char *format = NULL, *config = NULL;
+    int64_t version = 0, world = 0, zero = 0, total = 0, count = 0;
+    yaml_node_t *data = get(c, root, "data"), *tensors = NULL, *shards = NULL;
+    int rc = get_str(c, root, "format", &format);
+    if (rc == CRATE_OK && (strcmp(format, MANIFEST_FORMAT) || get_int(c, root, "version", 1, &version) ||
+                           version != MANIFEST_VERSION))
+        return crate_fail(CRATE_EINPUT, "%s: not a %s version %d manifest", c->where, MANIFEST_FORMAT, MANIFEST_VERSION);
+    if (rc || get_int(c, root, "step", 0, &m->step) || get_int(c, root, "world_size", 1, &world) ||
+        get_int(c, root, "zero", 0, &zero) || get_int(c, root, "param_count", 0, &count) ||
+        get_int(c, root, "total", 0, &total) || get_int(c, data, "seed", 0, &m->seed) ||
+        get_int(c, data, "global_batch", 1, &m->global_batch) || get_int(c, data, "samples_seen", 0, &m->samples_seen) ||
+        get_str(c, root, "config", &config) || get_seq(c, root, "tensors", &tensors, &m->ntensors) ||
+        get_seq(c, root, "shards", &shards, &m->nshards))
+        return CRATE_EINPUT;
+    m->world = (int)world, m->zero = (int)zero, m->total = (uint64_t)total, m->param_count = (uint64_t)count;
+    m->config = strdup(config);
+    m->tensors = crate_calloc((size_t)m->ntensors + 1, sizeof *m->tensors, "manifest tensors");
+    m->shards = crate_calloc((size_t)m->nshards + 1, sizeof *m->shards, "manifest shards");
+    if (!m->config || !m->tensors || !m->shards) return CRATE_EINTERNAL;
+    for (int i = 0; i < m->ntensors; i++)
+        if (parse_tensor(c, item(c, tensors, i), &m->tensors[i])) return CRATE_EINPUT;
+    for (int i = 0; i < m->nshards; i++)
+        if (parse_shard(c, item(c, shards, i), &m->shards[i])) return CRATE_EINPUT;
+    if (m->nshards != m->world)
+        return crate_fail(CRATE_EINPUT, "%s: %d shards listed for world_size %d", c->where, m->nshards, m->world);
+    return CRATE_OK;
+}
+
+int ckpt_manifest_parse(ckpt_manifest *m, const char *text, size_t len, const char *where) {
+    memset(m, 0, sizeof *m);
+    yaml_parser_t p;
+    doc_ctx c = {.where = where};
+    yaml_parser_initialize(&p);
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+    int rc;
+    if (!yaml_parser_load(&p, &c.doc)) {
+        rc = crate_fail(CRATE_EINPUT, "%s:%lu: not valid YAML (%s): truncated or damaged", where,
+                        (unsigned long)p.problem_mark.line + 1, p.problem ? p.problem : "unknown problem");
+        yaml_parser_delete(&p);
+        return rc;
+    }
+    yaml_node_t *root = yaml_document_get_root_node(&c.doc);
+    rc = root ? parse_root(&c, root, m) : crate_fail(CRATE_EINPUT, "%s: empty manifest", where);
+    yaml_document_delete(&c.doc);
+    yaml_parser_delete(&p);
+    return rc;
+}
+
+void ckpt_manifest_free(ckpt_manifest *m) {
+    free(m->config);
+    free(m->tensors);
+    free(m->shards);
+    memset(m, 0, sizeof *m);
+}

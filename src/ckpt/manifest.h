@@ -1,0 +1,58 @@
+/* ckpt_manifest.h — the manifest.yaml of a checkpoint (DESIGN §7): what was
+ * saved, by whom, and how to check it. Written with libyaml's emitter, read
+ * with its document loader. Keys (all present):
+ *
+ *   format: crate-checkpoint       version: 1
+ *   step: optimizer steps completed (the AdamW t of the next step is step + 1)
+ *   world_size, zero: how many ranks wrote it and whether AdamW was sharded
+ *   param_count: Σ numel;  total: the writer's flat length (padded to world_size)
+ *   data: {seed, global_batch, samples_seen}: the data cursor. Sample order and
+ *         every random choice are functions of (seed, epoch, sample id,
+ *         purpose) (DESIGN §5), so the next step is step and no RNG state exists.
+ *   optimizer: {name: adamw, sections: [params, exp_avg, exp_avg_sq]}
+ *   config: the resolved config, as YAML text
+ *   tensors: [{name, shape, offset}]  (offsets in floats into the flat vector)
+ *   shards:  [{file, lo, hi, bytes, crc32}]  shard i holds [lo, hi) of every section
+ */
+#ifndef CRATE_CKPT_MANIFEST_H
+#define CRATE_CKPT_MANIFEST_H
+
+#include <stdint.h>
+
+#include "src/ckpt/shard.h"
+#include "src/nn/params.h"
+
+#define CKPT_FILE_MAX 64
+
+typedef struct {
+    char name[PARAM_NAME_MAX];
+    int ndim;
+    int64_t shape[PARAM_MAX_DIMS];
+    uint64_t offset;
+} ckpt_tensor;
+
+typedef struct {
+    char file[CKPT_FILE_MAX];
+    uint64_t lo, hi;
+    ckpt_shard_info info;
+} ckpt_shard_entry;
+
+typedef struct {
+    int64_t step;
+    int world, zero;
+    uint64_t total, param_count;
+    int64_t seed, global_batch, samples_seen;
+    char *config; /* owned */
+    int ntensors, nshards;
+    ckpt_tensor *tensors;       /* owned */
+    ckpt_shard_entry *shards;   /* owned */
+} ckpt_manifest;
+
+/* The manifest as YAML text (malloc'd, *len bytes); NULL with the message set. */
+char *ckpt_manifest_emit(const ckpt_manifest *m, size_t *len);
+/* Parses YAML text into *m (free with ckpt_manifest_free, also on failure);
+ * `where` names the file in messages. */
+int ckpt_manifest_parse(ckpt_manifest *m, const char *text, size_t len, const char *where);
+void ckpt_manifest_free(ckpt_manifest *m);
+
+#endif

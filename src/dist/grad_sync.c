@@ -1,0 +1,96 @@
+/* grad_sync.c — see grad_sync.h. */
+#include "src/dist/grad_sync.h"
+
+#include <limits.h>
+#include <mpi.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/error.h"
+#include "src/io/fs.h"
+
+int grad_sync_init(grad_sync *s, const param_store *ps, const comm_info *comm, int zero, int overlap,
+                   size_t bucket_floats) {
+    memset(s, 0, sizeof *s);
+    s->rank = comm->rank;
+    s->world = comm->world;
+    s->zero = zero && comm->world > 1;
+    s->overlap = overlap;
+    s->total = ps->total;
+    s->chunk = ps->total / (size_t)comm->world;
+    s->bucket = bucket_floats < 1 ? 1 : bucket_floats > (size_t)INT_MAX ? (size_t)INT_MAX : bucket_floats;
+    /* A sharded bucket meets at most ⌈bucket/chunk⌉ + 1 owner ranges. */
+    size_t buckets = (s->total + s->bucket - 1) / s->bucket;
+    size_t per_bucket = s->zero ? s->bucket / (s->chunk ? s->chunk : 1) + 2 : 1;
+    if (buckets * per_bucket > (size_t)INT_MAX)
+        return crate_fail(CRATE_EINPUT, "dist.bucket_mb: %zu buckets are too many; raise it", buckets);
+    s->max_requests = (int)(buckets * per_bucket);
+    s->requests = crate_malloc((size_t)s->max_requests * sizeof(MPI_Request), "gradient requests");
+    return s->requests ? CRATE_OK : CRATE_EINTERNAL;
+}
+
+static void post(grad_sync *s, MPI_Request r) { ((MPI_Request *)s->requests)[s->nrequests++] = r; }
+
+/* Starts the collective of gradient floats [a, b). */
+static void launch(grad_sync *s, size_t a, size_t b) {
+    MPI_Request r;
+    if (!s->zero) {
+        MPI_Iallreduce(MPI_IN_PLACE, s->grad + a, (int)(b - a), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &r);
+        post(s, r);
+        return;
+    }
+    for (size_t owner = a / s->chunk; owner < (size_t)s->world && owner * s->chunk < b; owner++) {
+        size_t lo = owner * s->chunk > a ? owner * s->chunk : a;
+        size_t hi = (owner + 1) * s->chunk < b ? (owner + 1) * s->chunk : b;
+        float *piece = s->grad + lo;
+        int root = (int)owner;
+        MPI_Ireduce(root == s->rank ? MPI_IN_PLACE : piece, piece, (int)(hi - lo), MPI_FLOAT, MPI_SUM, root,
+                    MPI_COMM_WORLD, &r);
+        post(s, r);
+    }
+}
+
+/* Launches every not-yet-launched bucket that starts at or after `from`. */
+static void launch_tail(grad_sync *s, size_t from) {
+    while (s->next_end > 0) {
+        size_t start = s->next_end > s->bucket ? s->next_end - s->bucket : 0;
+        if (start < from) break;
+        launch(s, start, s->next_end);
+        s->next_end = start;
+    }
+}
+
+static void on_grads_final(void *ctx, size_t first_final) {
+    grad_sync *s = ctx;
+    launch_tail(s, first_final);
+    /* Drive the progress of everything in flight: Open MPI moves the data of
+     * non-blocking collectives only inside MPI calls on this thread. */
+    int done;
+    MPI_Testall(s->nrequests, s->requests, &done, MPI_STATUSES_IGNORE);
+}
+
+void grad_sync_arm(grad_sync *s, param_store *ps) {
+    s->grad = ps->grad;
+    s->next_end = s->total;
+    s->nrequests = 0;
+    if (s->world > 1 && s->overlap) {
+        ps->on_final = on_grads_final;
+        ps->on_final_ctx = s;
+    }
+}
+
+void grad_sync_finish(grad_sync *s, param_store *ps) {
+    ps->on_final = NULL;
+    ps->on_final_ctx = NULL;
+    if (s->world == 1) return;
+    double t0 = fs_now();
+    launch_tail(s, 0);
+    MPI_Waitall(s->nrequests, s->requests, MPI_STATUSES_IGNORE);
+    s->nrequests = 0;
+    s->wait_s += fs_now() - t0;
+}
+
+void grad_sync_free(grad_sync *s) {
+    free(s->requests);
+    memset(s, 0, sizeof *s);
+}

@@ -1,0 +1,40 @@
+/* metrics.c — see metrics.h. */
+#include "src/io/metrics.h"
+
+#include "src/error.h"
+
+void metrics_format_duration(char *buf, size_t cap, double seconds) {
+    long s = seconds > 0 ? (long)(seconds + 0.5) : 0;
+    if (s >= 3600)
+        snprintf(buf, cap, "%ldh%02ldm%02lds", s / 3600, s / 60 % 60, s % 60);
+    else if (s >= 60)
+        snprintf(buf, cap, "%ldm%02lds", s / 60, s % 60);
+    else
+        snprintf(buf, cap, "%lds", s);
+}
+
+void metrics_print_progress(FILE *out, const metrics_record *r, const char *sample_unit) {
+    char eta[32];
+    metrics_format_duration(eta, sizeof eta, r->eta_s);
+    fprintf(out, "step %lld/%lld | loss %.5f | lr %.2e | grad_norm %.3f | %.1f %s/s | %.1f ms/step (comm wait %.1f) | %.1f GFLOP/s | "
+            "ETA %s\n",
+            (long long)r->step, (long long)r->total_steps, r->loss, r->lr, r->grad_norm, r->samples_per_s,
+            sample_unit, r->ms_per_step, r->comm_wait_ms, r->gflops, eta);
+    fflush(out);
+}
+
+int metrics_write_json(FILE *out, const metrics_record *r) {
+    fprintf(out,
+            "{\"step\":%lld,\"loss\":%.9g,\"lr\":%.9g,\"grad_norm\":%.9g,\"samples_per_s\":%.6g,"
+            "\"ms_per_step\":%.6g,\"comm_wait_ms\":%.6g,\"gflops\":%.6g,\"elapsed_s\":%.6g}\n",
+            (long long)r->step, r->loss, r->lr, r->grad_norm, r->samples_per_s, r->ms_per_step, r->comm_wait_ms,
+            r->gflops, r->elapsed_s);
+    if (fflush(out) != 0 || ferror(out)) return crate_fail(CRATE_EINTERNAL, "writing metrics.jsonl failed");
+    return CRATE_OK;
+}
+
+int metrics_write_eval(FILE *out, int64_t step, double knn_top1, double seconds) {
+    fprintf(out, "{\"step\":%lld,\"knn_top1\":%.6f,\"eval_s\":%.3g}\n", (long long)step, knn_top1, seconds);
+    if (fflush(out) != 0 || ferror(out)) return crate_fail(CRATE_EINTERNAL, "writing metrics.jsonl failed");
+    return CRATE_OK;
+}
