@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pretrain/encoder_config.h"
 #include "pretrain/train_config.h"
 #include "src/ckpt/checkpoint.h"
 #include "src/error.h"
@@ -13,15 +14,8 @@
 static int declare(frozen_encoder *fe, const train_config *cfg) {
     if (cfg->objective.name != TRAIN_OBJECTIVE_MAE)
         return crate_fail(CRATE_EINPUT, "objective %d has no image encoder to evaluate", cfg->objective.name);
-    int d = (int)cfg->model.dim, heads = (int)cfg->model.heads;
-    int head_dim = cfg->model.head_dim > 0 ? (int)cfg->model.head_dim : d / heads;
-    image_encoder_config ec = {
-        .embed = {fe->C, fe->H, fe->W, (int)cfg->model.patch, d, cfg->model.pos_embed == TRAIN_POS_EMBED_LEARNED,
-                  cfg->mae.encoder_input == TRAIN_MAE_INPUT_ALL},
-        .block = {d, heads, head_dim, 0, (float)cfg->model.eta, (float)cfg->model.lambda},
-        .depth = (int)cfg->model.depth,
-    };
-    fe->d = d;
+    image_encoder_config ec = encoder_config_for_images(cfg, fe->C, fe->H, fe->W);
+    fe->d = ec.block.d;
     fe->depth = ec.depth;
     int rc = image_encoder_declare(&fe->enc, &fe->ps, &fe->arena, "encoder", &ec);
     if (rc != CRATE_OK) return rc;

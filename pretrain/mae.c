@@ -17,7 +17,7 @@
 
 #include "data/loader.h"
 #include "decoders/pixel_decoder.h"
-#include "encoders/image_encoder.h"
+#include "pretrain/encoder_config.h"
 #include "pretrain/objective.h"
 #include "src/error.h"
 #include "src/kernels/kernels.h"
@@ -146,14 +146,8 @@ static void mae_destroy(objective *o) {
 static const objective_ops mae_ops = {"mae", OBJECTIVE_INPUT_IMAGES, mae_forward_backward, mae_flops, mae_destroy};
 
 static int mae_declare(mae_state *m, const train_config *cfg, const data_shape *shape, param_store *ps) {
-    int d = (int)cfg->model.dim, heads = (int)cfg->model.heads;
-    int head_dim = cfg->model.head_dim > 0 ? (int)cfg->model.head_dim : d / heads;
-    int learned = cfg->model.pos_embed == TRAIN_POS_EMBED_LEARNED;
-    image_encoder_config ec = {
-        .embed = {shape->channels, shape->height, shape->width, (int)cfg->model.patch, d, learned, m->encode_all},
-        .block = {d, heads, head_dim, 0, (float)cfg->model.eta, (float)cfg->model.lambda},
-        .depth = (int)cfg->model.depth,
-    };
+    image_encoder_config ec = encoder_config_for_images(cfg, shape->channels, shape->height, shape->width);
+    int d = ec.block.d, heads = ec.block.heads, head_dim = ec.block.head_dim, learned = ec.embed.pos_learned;
     int rc = image_encoder_declare(&m->enc, ps, &m->arena, "encoder", &ec);
     if (rc != CRATE_OK) return rc;
     const patch_embed *pe = &m->enc.embed;
