@@ -139,6 +139,19 @@ static void test_layernorm(void) {
     for (int c = 0; c < LN_C; c++) var += (ln.out[c] - mu / LN_C) * (ln.out[c] - mu / LN_C);
     CHECK(fabs(mu / LN_C) < 1e-6 && fabs(var / LN_C - 1.0) < 1e-4,
           "layernorm row not standardised: mean %g var %g", mu / LN_C, var / LN_C);
+
+    /* A constant row (a flat patch) normalises to exactly β: its statistics
+     * are summed in double, so μ equals the row's value and x̂ = 0. Over 16
+     * values of 0.1·k a float sum missed μ by up to ~4e-5 after rstd. */
+    float flat[16], flat_out[16], flat_mean, flat_rstd, g16[16], b16[16];
+    for (int k = 1; k <= 50; k++) {
+        for (int c = 0; c < 16; c++) flat[c] = 0.1f * (float)k, g16[c] = 1.0f, b16[c] = 0.25f;
+        layernorm_forward(flat_out, &flat_mean, &flat_rstd, flat, g16, b16, 1, 16);
+        int exact = 1;
+        for (int c = 0; c < 16; c++) exact &= flat_out[c] == 0.25f;
+        CHECK(exact, "layernorm of the constant row %g is not exactly beta (first output %.9g)", flat[0],
+              flat_out[0]);
+    }
 }
 
 /* ---- attention core: w (B,N,K·p), att (B,K,N,N) */

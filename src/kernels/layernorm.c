@@ -22,18 +22,21 @@
 #define LN_COL_BLOCK 64
 
 /* Two passes (mean, then the centred variance) avoid the cancellation of
- * E[x²] − μ² when |μ| ≫ σ. */
+ * E[x²] − μ² when |μ| ≫ σ. Both sums run in double: a float sum of a
+ * constant row c rounds, so μ ≠ c and the row normalises to ~4e-5 instead of
+ * 0, which 1/√eps and the next projection amplify to ~5e-3 (a flat patch of a
+ * Fashion-MNIST image). In double, Σ c = C·c exactly, μ = c and x̂ = 0. */
 static void layernorm_row_stats(const float *x, int C, float *mean, float *rstd) {
-    float sum = 0.0f;
+    double sum = 0.0;
     for (int c = 0; c < C; c++) sum += x[c];
-    float mu = sum / (float)C;
-    float var = 0.0f;
+    double mu = sum / C;
+    double var = 0.0;
     for (int c = 0; c < C; c++) {
-        float d = x[c] - mu;
+        double d = x[c] - mu;
         var += d * d;
     }
-    *mean = mu;
-    *rstd = 1.0f / sqrtf(var / (float)C + LAYERNORM_EPS);
+    *mean = (float)mu;
+    *rstd = (float)(1.0 / sqrt(var / C + LAYERNORM_EPS));
 }
 
 void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
