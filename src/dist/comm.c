@@ -10,9 +10,18 @@
 
 int comm_init(int *argc, char ***argv, comm_info *c) {
     int provided;
-    /* FUNNELED: only the main thread calls MPI; the prefetch thread never does. */
     if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
         return crate_fail(CRATE_EINTERNAL, "MPI_Init_thread failed");
+    /* Only the main thread calls MPI (the prefetch threads never do), but
+     * OpenMP and OpenBLAS threads exist beside it: FUNNELED is the least
+     * level that allows that. An MPI built without thread support reports
+     * SINGLE, and running on would risk corrupting its state. */
+    if (provided < MPI_THREAD_FUNNELED) {
+        MPI_Finalize();
+        return crate_fail(CRATE_EINTERNAL, "this MPI library provides thread level %d, below MPI_THREAD_FUNNELED "
+                          "(%d) that crate's threads need: use an MPI built with thread support (Debian's Open MPI is)",
+                          provided, MPI_THREAD_FUNNELED);
+    }
     MPI_Comm_rank(MPI_COMM_WORLD, &c->rank);
     MPI_Comm_size(MPI_COMM_WORLD, &c->world);
     MPI_Comm node;
