@@ -81,3 +81,8 @@ void pixel_decoder_backward(pixel_decoder *pd, param_store *ps, float *denc, con
         }
     }
 }
+
+double pixel_decoder_flops(const pixel_decoder *pd, int B) {
+    int N = 1 + pd->num_patches;
+    return block_stack_flops(&pd->stack, B, N) + linear_layer_flops(&pd->head, B * N);
+}

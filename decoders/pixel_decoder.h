@@ -39,5 +39,7 @@ void pixel_decoder_forward(pixel_decoder *pd, const param_store *ps, const float
 void pixel_decoder_backward(pixel_decoder *pd, param_store *ps, float *denc, const float *dpred,
                             const int *src, int B, int n_enc, float *scratch);
 size_t pixel_decoder_scratch_floats(const pixel_decoder *pd, int B);
+/* Training FLOPs of a forward and backward over B samples. */
+double pixel_decoder_flops(const pixel_decoder *pd, int B);
 
 #endif

@@ -80,3 +80,9 @@ void block_stack_backward(block_stack *s, param_store *ps, float *dz0, const flo
     }
     if (s->depth == 0) axpy(dz0, 1.0f, g, n);
 }
+
+double block_stack_flops(const block_stack *s, int B, int N) {
+    double f = 0;
+    for (int i = 0; i < s->depth; i++) f += s->ops->flops(block_stack_at(s, i), B, N);
+    return f;
+}

@@ -27,6 +27,7 @@ typedef struct {
                      float *scratch, int B, int N);
     const float *(*output)(const void *blk);
     size_t (*scratch_floats)(const void *blk, int B, int N);
+    double (*flops)(const void *blk, int B, int N); /* training FLOPs (layers.h) */
 } block_ops;
 
 typedef struct {
@@ -51,6 +52,8 @@ void block_stack_forward(block_stack *s, const param_store *ps, const float *z0,
 void block_stack_backward(block_stack *s, param_store *ps, float *dz0, const float *dout, const float *z0,
                           float *scratch, int B, int N);
 size_t block_stack_scratch_floats(const block_stack *s, int B, int N);
+/* Σ over the blocks of their training FLOPs (the closing LN has no GEMM). */
+double block_stack_flops(const block_stack *s, int B, int N);
 /* Output of layer i (0-based) before the closing LayerNorm. */
 const float *block_stack_layer_output(const block_stack *s, int i);
 

@@ -74,7 +74,13 @@ static void ops_backward(void *b, param_store *ps, float *dz, const float *dout,
 static const float *ops_output(const void *b) { return ((const encoder_block *)b)->ista.out; }
 static size_t ops_scratch(const void *b, int B, int N) { return encoder_block_scratch_floats(b, B, N); }
 
-static const block_ops encoder_block_ops = {ops_declare, ops_alloc, ops_forward, ops_backward, ops_output, ops_scratch};
+static double ops_flops(const void *blk, int B, int N) {
+    const encoder_block *b = blk;
+    return mssa_flops(&b->mssa, B, N) + ista_flops(&b->ista, B * N);
+}
+
+static const block_ops encoder_block_ops = {ops_declare, ops_alloc,   ops_forward, ops_backward,
+                                            ops_output,  ops_scratch, ops_flops};
 
 int encoder_stack_declare(block_stack *s, param_store *ps, const char *prefix, int depth, const block_config *cfg) {
     return block_stack_declare(s, &encoder_block_ops, sizeof(encoder_block), depth, ps, prefix, cfg);

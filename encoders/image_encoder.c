@@ -42,3 +42,7 @@ void image_encoder_backward(image_encoder *e, param_store *ps, const float *dout
     block_stack_backward(&e->stack, ps, dtokens, dout, e->embed.tokens, inner, B, 1 + n_tok);
     patch_embed_backward(&e->embed, ps, dtokens, idx, masked, B, n_tok, inner);
 }
+
+double image_encoder_flops(const image_encoder *e, int B, int n_tok) {
+    return patch_embed_flops(&e->embed, B, n_tok) + block_stack_flops(&e->stack, B, 1 + n_tok);
+}

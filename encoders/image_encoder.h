@@ -29,5 +29,7 @@ void image_encoder_forward(image_encoder *e, const param_store *ps, const float 
 void image_encoder_backward(image_encoder *e, param_store *ps, const float *dout, const int *idx,
                             const uint8_t *masked, int B, int n_tok, float *scratch);
 size_t image_encoder_scratch_floats(const image_encoder *e, int B, int n_tok);
+/* Training FLOPs of a forward and backward over B samples of n_tok patches. */
+double image_encoder_flops(const image_encoder *e, int B, int n_tok);
 
 #endif

@@ -57,3 +57,5 @@ void ista_backward(ista_layer *l, param_store *ps, float *dy, const float *dout,
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, d, M, l->eta, l->resid, d, dP, d, 1.0f, dD, d);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, d, M, -1.0f, dR, d, y, d, 1.0f, dD, d);
 }
+
+double ista_flops(const ista_layer *l, int M) { return 3.0 * 2.0 * 2.0 * M * (double)l->d * l->d; }

@@ -28,5 +28,7 @@ void ista_forward(ista_layer *l, const param_store *ps, const float *y, int M);
 void ista_backward(ista_layer *l, param_store *ps, float *dy, const float *dout, const float *y,
                    float *scratch, int M);
 size_t ista_scratch_floats(const ista_layer *l, int M);
+/* Y Dᵀ and R D, two (M,d)·(d,d) GEMMs (3× forward, layers.h). */
+double ista_flops(const ista_layer *l, int M);
 
 #endif

@@ -49,3 +49,9 @@ void mssa_backward(mssa_layer *l, param_store *ps, float *dx, const float *dout,
     attention_backward(dw, att_scratch, dheads, l->proj_u.out, l->att, B, N, l->K, l->p, l->scale);
     linear_layer_backward(&l->proj_u, ps, dx, dw, x, M);
 }
+
+double mssa_flops(const mssa_layer *l, int B, int N) {
+    int M = B * N;
+    return linear_layer_flops(&l->proj_u, M) + linear_layer_flops(&l->proj_o, M) +
+           3.0 * 2.0 * 2.0 * B * l->K * (double)N * N * l->p;
+}

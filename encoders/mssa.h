@@ -33,5 +33,7 @@ void mssa_forward(mssa_layer *l, const param_store *ps, const float *x, int B, i
 void mssa_backward(mssa_layer *l, param_store *ps, float *dx, const float *dout, const float *x,
                    float *scratch, int B, int N);
 size_t mssa_scratch_floats(const mssa_layer *l, int B, int N);
+/* U and O, and W Wᵀ and A W per head (3× forward, layers.h). */
+double mssa_flops(const mssa_layer *l, int B, int N);
 
 #endif

@@ -105,3 +105,5 @@ void patch_embed_backward(patch_embed *pe, param_store *ps, const float *dtokens
     linear_layer_backward(&pe->proj, ps, dnorm_in, dproj, pe->ln_in.out, M);
     ln_layer_backward(&pe->ln_in, ps, NULL, dnorm_in, pe->gathered, M);
 }
+
+double patch_embed_flops(const patch_embed *pe, int B, int n_tok) { return linear_layer_flops(&pe->proj, B * n_tok); }

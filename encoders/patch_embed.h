@@ -47,5 +47,7 @@ void patch_embed_forward(patch_embed *pe, const param_store *ps, const float *pa
 void patch_embed_backward(patch_embed *pe, param_store *ps, const float *dtokens, const int *idx,
                           const uint8_t *masked, int B, int n_tok, float *scratch);
 size_t patch_embed_scratch_floats(const patch_embed *pe, int B, int n_tok);
+/* The P→d projection of B·n_tok patches (layers.h). */
+double patch_embed_flops(const patch_embed *pe, int B, int n_tok);
 
 #endif

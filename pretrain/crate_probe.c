@@ -99,7 +99,7 @@ static int parse_args(int argc, char **argv, probe_args *a) {
 static int export_safetensors(const probe_args *a) {
     ckpt_manifest m;
     float *params = NULL;
-    int rc = checkpoint_read_all(a->ckpt, &m, &params, NULL, NULL);
+    int rc = checkpoint_read_params(a->ckpt, &m, &params);
     safetensors_tensor *t = rc == CRATE_OK ? crate_calloc((size_t)m.ntensors + 1, sizeof *t, "tensor list") : NULL;
     int n = 0;
     for (int i = 0; t && i < m.ntensors; i++) {

@@ -76,7 +76,7 @@ int frozen_encoder_open(frozen_encoder *fe, const char *path, int C, int H, int 
     memset(fe, 0, sizeof *fe);
     ckpt_manifest m;
     float *params = NULL;
-    int rc = checkpoint_read_all(path, &m, &params, NULL, NULL);
+    int rc = checkpoint_read_params(path, &m, &params);
     train_config cfg;
     config_sources src = {0};
     if (rc == CRATE_OK) rc = train_config_load_text(&cfg, &src, m.config, "the checkpoint's config");

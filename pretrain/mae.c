@@ -9,15 +9,19 @@
  * a mask token (as in the CRATE-MAE paper); the decoder takes the whole sequence.
  * Loss: mean squared error over the pixels of masked patches only,
  *   L = Σ_{masked (b,j)} ‖pred_bj − target_bj‖² / (#masked · P),
- * with targets optionally normalised per patch (norm_pix_loss).
+ * with targets optionally normalised per patch (norm_pix_loss); reported as
+ * (sum, count) = (Σ_{masked} ‖pred − target‖² / P, #masked) (objective.h).
+ * eval.every runs the k-NN monitor on the encoder (pretrain/knn_monitor.h).
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/image_source.h"
 #include "data/loader.h"
 #include "decoders/pixel_decoder.h"
 #include "pretrain/encoder_config.h"
+#include "pretrain/knn_monitor.h"
 #include "pretrain/objective.h"
 #include "src/error.h"
 #include "src/kernels/kernels.h"
@@ -39,6 +43,8 @@ typedef struct {
     uint8_t *keep;     /* (num_patches) 1 = patch kept visible */
     float *dpred, *denc, *scratch;
     double flops;
+    int monitoring;      /* eval.every > 0: the k-NN monitor is open */
+    knn_monitor monitor;
 } mae_state;
 
 /* Marks the kept patches of one sample: a partial Fisher–Yates shuffle of the
@@ -97,7 +103,8 @@ static void fill_targets(mae_state *m, int b) {
     }
 }
 
-static int mae_forward_backward(objective *o, param_store *ps, const void *batch_ptr, double *loss) {
+static int mae_forward_backward(objective *o, param_store *ps, const void *batch_ptr, objective_arm *arm,
+                                objective_loss *loss) {
     mae_state *m = o->state;
     const image_batch *batch = batch_ptr;
     int B = batch->n, np = m->num_patches, P = m->patch_dim, rows = B * (1 + np);
@@ -113,8 +120,10 @@ static int mae_forward_backward(objective *o, param_store *ps, const void *batch
     const float *encoding = m->enc.stack.final_ln.out;
     pixel_decoder_forward(&m->dec, ps, encoding, m->dec_src, B, 1 + m->n_tok);
     const float *pred = m->dec.head.out;
-    *loss = mse_forward(pred, m->target, m->row_weight, rows, P);
+    loss->sum = mse_forward(pred, m->target, m->row_weight, rows, P);
+    loss->count = (double)B * (np - m->n_keep);
 
+    objective_last_backward(arm);
     memset(m->dpred, 0, (size_t)rows * P * sizeof(float));
     mse_backward(m->dpred, pred, m->target, m->row_weight, rows, P, 1.0f);
     memset(m->denc, 0, (size_t)B * (1 + m->n_tok) * m->enc.stack.d * sizeof(float));
@@ -123,31 +132,41 @@ static int mae_forward_backward(objective *o, param_store *ps, const void *batch
     return CRATE_OK;
 }
 
-/* 2·M·K·N per GEMM, ×3 for forward + two backward GEMMs (weights and inputs). */
-static double stack_flops(int depth, double M, double d, double inner, double B, double N, double heads, double p,
-                          int encoder) {
-    double proj = 2 * M * d * inner * 2;                /* U and O */
-    double attn = 2 * B * heads * N * N * p * 2;        /* W Wᵀ and A W */
-    double square = 2 * M * d * d * (encoder ? 2 : 1);  /* ISTA: two d×d GEMMs; decoder: E */
-    return depth * 3.0 * (proj + attn + square);
+static double mae_flops(const objective *o) { return ((const mae_state *)o->state)->flops; }
+
+static int mae_open_source(objective *o, const batch_source_config *cfg, batch_source **out) {
+    return image_source_open(out, cfg);
 }
 
-static double mae_flops(const objective *o) { return ((const mae_state *)o->state)->flops; }
+static int mae_evaluate(objective *o, const param_store *ps, const comm_info *c, objective_eval *out) {
+    mae_state *m = o->state;
+    double top1 = 0;
+    int rc = knn_monitor_run(&m->monitor, c, ps, &top1);
+    if (rc != CRATE_OK) return rc;
+    metrics_values_add(&out->values, "knn_top1", top1);
+    snprintf(out->summary, sizeof out->summary, "k-NN top-1 %.2f%% (%d train / %d test images)", 100 * top1,
+             m->monitor.train_samples, m->monitor.test_samples);
+    return CRATE_OK;
+}
 
 static void mae_destroy(objective *o) {
     mae_state *m = o->state;
     image_encoder_destroy(&m->enc);
     pixel_decoder_destroy(&m->dec);
+    if (m->monitoring) knn_monitor_close(&m->monitor);
     arena_free(&m->arena);
     free(m);
     free(o);
 }
 
-static const objective_ops mae_ops = {"mae", OBJECTIVE_INPUT_IMAGES, mae_forward_backward, mae_flops, mae_destroy};
+static const objective_ops mae_ops = {
+    .name = "mae", .open_source = mae_open_source, .forward_backward = mae_forward_backward,
+    .flops_per_batch = mae_flops, .evaluate = mae_evaluate, .destroy = mae_destroy,
+};
 
 static int mae_declare(mae_state *m, const train_config *cfg, const data_shape *shape, param_store *ps) {
     image_encoder_config ec = encoder_config_for_images(cfg, shape->channels, shape->height, shape->width);
-    int d = ec.block.d, heads = ec.block.heads, head_dim = ec.block.head_dim, learned = ec.embed.pos_learned;
+    int learned = ec.embed.pos_learned;
     int rc = image_encoder_declare(&m->enc, ps, &m->arena, "encoder", &ec);
     if (rc != CRATE_OK) return rc;
     const patch_embed *pe = &m->enc.embed;
@@ -157,10 +176,7 @@ static int mae_declare(mae_state *m, const train_config *cfg, const data_shape *
     };
     rc = pixel_decoder_declare(&m->dec, ps, &m->arena, "decoder", &dc);
     if (rc != CRATE_OK) return rc;
-    double B = m->B, Ne = 1 + m->n_tok, Nd = 1 + pe->num_patches, inner = (double)heads * head_dim;
-    m->flops = stack_flops(ec.depth, B * Ne, d, inner, B, Ne, heads, head_dim, 1) +
-               stack_flops(dc.depth, B * Nd, d, inner, B, Nd, heads, head_dim, 0) +
-               3.0 * 2 * B * m->n_tok * pe->patch_dim * d + 3.0 * 2 * B * Nd * d * pe->patch_dim;
+    m->flops = image_encoder_flops(&m->enc, m->B, m->n_tok) + pixel_decoder_flops(&m->dec, m->B);
     return CRATE_OK;
 }
 
@@ -186,9 +202,11 @@ static int mae_alloc(mae_state *m) {
     return m->scratch ? CRATE_OK : CRATE_EINTERNAL;
 }
 
-/* Declares the model's tensors in ps and sizes every activation for `batch`
- * samples once; parameter memory itself is allocated later by the caller. */
-int mae_objective_create(objective **out, const train_config *cfg, const data_shape *shape, int batch, param_store *ps) {
+/* Declares the model's tensors in ps and sizes every activation for
+ * micro-batches of `batch` samples once; parameter memory itself is
+ * allocated later by the caller. */
+int mae_objective_create(objective **out, const train_config *cfg, const data_shape *shape, int batch,
+                         param_store *ps) {
     objective *o = crate_calloc(1, sizeof *o, "objective");
     mae_state *m = crate_calloc(1, sizeof *m, "mae state");
     if (!o || !m) {
@@ -211,6 +229,8 @@ int mae_objective_create(objective **out, const train_config *cfg, const data_sh
     m->n_tok = m->encode_all ? m->num_patches : m->n_keep;
     int rc = mae_declare(m, cfg, shape, ps);
     if (rc == CRATE_OK) rc = mae_alloc(m);
+    if (rc == CRATE_OK && cfg->eval.every > 0 && (rc = knn_monitor_open(&m->monitor, cfg)) == CRATE_OK)
+        m->monitoring = 1;
     if (rc != CRATE_OK) {
         mae_destroy(o);
         return rc;

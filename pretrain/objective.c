@@ -3,12 +3,16 @@
 
 #include <stdlib.h>
 
+#include "data/image_source.h"
 #include "src/error.h"
 
-int objective_create(objective **out, const train_config *cfg, const data_shape *shape, int batch, param_store *ps) {
+int objective_create(objective **out, const train_config *cfg, int micro_batch, param_store *ps) {
+    data_shape shape;
+    int rc;
     switch (cfg->objective.name) {
     case TRAIN_OBJECTIVE_MAE:
-        return mae_objective_create(out, cfg, shape, batch, ps);
+        rc = image_source_shape(cfg->data.train, &shape.channels, &shape.height, &shape.width);
+        return rc == CRATE_OK ? mae_objective_create(out, cfg, &shape, micro_batch, ps) : rc;
     }
     return crate_fail(CRATE_EINPUT, "objective.name: unsupported objective %d", cfg->objective.name);
 }

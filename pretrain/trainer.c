@@ -1,8 +1,11 @@
 /* trainer.c — see trainer.h. One step s (0-based), W ranks, A micro-steps
- * per rank:
- *   g   = (1/(W·A)) Σ_ranks Σ_micro ∇L(micro-batch)   (each a mean loss over equal shares of G)
+ * per rank, each micro-batch's loss an objective_loss (sum, count):
+ *   g   = Σ_ranks Σ_micro ∇sum(micro-batch) / Σ_ranks Σ_micro count
+ *   loss = Σ sum / Σ count                          (the step's logged loss)
  *   g  ← g · min(1, clip / ‖g‖)
  *   θ  ← AdamW(θ, g, lr(s), t = s + 1)            (replicated or ZeRO-1, src/dist/dp_optim.h)
+ * The trainer sees batches only through the objective's batch source
+ * (data/batch_source.h), opened once at the step it resumes from.
  */
 #include "pretrain/trainer.h"
 
@@ -14,9 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "data/loader.h"
+#include "data/batch_source.h"
 #include "pretrain/objective.h"
-#include "pretrain/knn_monitor.h"
 #include "pretrain/stop_signal.h"
 #include "src/ckpt/checkpoint.h"
 #include "src/dist/dp_optim.h"
@@ -26,20 +28,21 @@
 #include "src/io/metrics.h"
 #include "src/optim/optim.h"
 #include "src/nn/param_init.h"
+#include "src/nn/teacher.h"
 
 struct trainer {
     const train_config *cfg;
     const comm_info *comm;
-    image_loader *loader;
+    batch_source *source;
     objective *obj;
     param_store ps;
     dp_optimizer opt;
     grad_sync sync;
-    knn_monitor monitor; /* eval.every > 0 */
     FILE *metrics;
     char run_dir[CONFIG_STRING_MAX], ckpt_dir[CONFIG_STRING_MAX + 8];
     ckpt_options ckpt;
     int64_t first_step; /* steps already done (restored from a checkpoint) */
+    double flops_per_step; /* Σ over ranks and micro-steps of the objective's FLOPs */
     int local_batch, micro_batch, micro_steps;
 };
 
@@ -50,7 +53,8 @@ int trainer_threads(int64_t requested, const comm_info *comm) {
     return t > 0 ? t : 1;
 }
 
-static int open_loader(trainer *t, const config_sources *src, int64_t first_step) {
+/* Splits schedule.global_batch among the ranks and into micro-batches. */
+static int split_batch(trainer *t, const config_sources *src) {
     const train_config *cfg = t->cfg;
     int64_t G = cfg->schedule.global_batch;
     if (G % t->comm->world != 0)
@@ -64,32 +68,56 @@ static int open_loader(trainer *t, const config_sources *src, int64_t first_step
                           "(global_batch %lld over %d ranks)", config_where(src, "schedule.micro_batch"),
                           t->micro_batch, t->local_batch, (long long)G, t->comm->world);
     t->micro_steps = t->local_batch / t->micro_batch;
-    image_loader_config lc = {
-        .seed = (uint64_t)cfg->run.seed, .global_batch = G, .rank_offset = (int64_t)t->comm->rank * t->local_batch,
-        .local_batch = t->local_batch, .first_step = first_step, .prefetch = (int)cfg->data.prefetch, .shuffle = 1,
+    return CRATE_OK;
+}
+
+/* The objective's batches for this rank from the resumed step on. */
+static int open_source(trainer *t, const config_sources *src) {
+    const train_config *cfg = t->cfg;
+    batch_source_config bc = {
+        .path = cfg->data.train, .seed = (uint64_t)cfg->run.seed, .global_batch = cfg->schedule.global_batch,
+        .rank_offset = (int64_t)t->comm->rank * t->local_batch, .local_batch = t->local_batch,
+        .first_step = t->first_step, .prefetch = (int)cfg->data.prefetch,
         .cache_bytes = (size_t)cfg->data.cache_mb << 20,
     };
-    int rc = image_loader_open(&t->loader, cfg->data.train, &lc);
+    int rc = t->obj->ops->open_source(t->obj, &bc, &t->source);
     if (rc != CRATE_OK)
         return crate_fail_context(rc, "%s: data.train", config_where(src, "data.train"));
     return CRATE_OK;
 }
 
-static int build_model(trainer *t) {
-    data_shape shape;
-    image_loader_shape(t->loader, &shape.channels, &shape.height, &shape.width);
+/* Fresh values of everything a checkpoint would restore: parameters from the
+ * seed, a teacher equal to them, buffers as declared, zero AdamW moments. */
+static void initialize_state(trainer *t) {
+    uint64_t seed = (uint64_t)t->cfg->run.seed;
+    float std = (float)t->cfg->model.init_std;
+    param_store_initialize(&t->ps, seed, std);
+    if (t->obj->teacher) memcpy(t->obj->teacher->data, t->ps.data, t->ps.total * sizeof(float));
+    if (t->obj->buffers) param_store_initialize(t->obj->buffers, seed, std);
+    dp_optimizer_reset(&t->opt);
+}
+
+static int build_model(trainer *t, const config_sources *src, objective_factory make) {
     param_store_init(&t->ps);
-    int rc = objective_create(&t->obj, t->cfg, &shape, t->micro_batch, &t->ps);
-    if (rc != CRATE_OK) return rc;
+    int rc = make(&t->obj, t->cfg, t->micro_batch, &t->ps);
+    if (rc != CRATE_OK)
+        return rc == CRATE_EINPUT ? crate_fail_context(rc, "%s: data.train", config_where(src, "data.train")) : rc;
     param_store_pad_to(&t->ps, (size_t)t->comm->world);
     rc = param_store_alloc(&t->ps);
+    if (rc == CRATE_OK && t->obj->teacher) rc = teacher_store_init(t->obj->teacher, &t->ps);
+    if (rc == CRATE_OK && t->obj->buffers) {
+        param_store_pad_to(t->obj->buffers, (size_t)t->comm->world);
+        rc = param_store_alloc_untrained(t->obj->buffers);
+    }
     if (rc != CRATE_OK) return rc;
-    param_store_initialize(&t->ps, (uint64_t)t->cfg->run.seed, (float)t->cfg->model.init_std);
     const train_dist_config *dist = &t->cfg->dist;
     rc = grad_sync_init(&t->sync, &t->ps, t->comm, (int)dist->zero, dist->overlap,
                         (size_t)(dist->bucket_mb * (1 << 20) / sizeof(float)));
+    if (rc == CRATE_OK) rc = dp_optimizer_init(&t->opt, &t->ps, t->comm, (int)dist->zero);
     if (rc != CRATE_OK) return rc;
-    return dp_optimizer_init(&t->opt, &t->ps, t->comm, (int)dist->zero);
+    initialize_state(t);
+    t->flops_per_step = t->obj->ops->flops_per_batch(t->obj) * t->micro_steps * t->comm->world;
+    return CRATE_OK;
 }
 
 /* Lines of metrics.jsonl for steps up to `keep` (a resumed run rewrites the
@@ -125,34 +153,35 @@ static ckpt_meta checkpoint_meta(const trainer *t, int64_t step, const char *con
     return (ckpt_meta){step, t->cfg->run.seed, t->cfg->schedule.global_batch, config};
 }
 
-/* Restores the newest usable checkpoint (checkpoint.resume) and positions the
- * data there; a run with none starts at step 0. Collective. */
+/* The model's state as checkpoint sections (src/ckpt/checkpoint.h). */
+static ckpt_state checkpoint_state(trainer *t) {
+    return (ckpt_state){&t->ps, &t->opt, t->obj->teacher, t->obj->buffers};
+}
+
+/* Restores the newest usable checkpoint (checkpoint.resume); a run with none
+ * starts at step 0. Collective. */
 static int resume(trainer *t, const config_sources *src) {
     const train_config *cfg = t->cfg;
     snprintf(t->ckpt_dir, sizeof t->ckpt_dir, "%s/ckpt", t->run_dir);
     t->ckpt = (ckpt_options){t->ckpt_dir, "crate-pretrain", (int)cfg->checkpoint.keep_last, (int)cfg->checkpoint.level};
     ckpt_meta expect = checkpoint_meta(t, 0, NULL);
+    ckpt_state state = checkpoint_state(t);
     int64_t step;
     int dirty;
-    int rc = checkpoint_resume(&t->ckpt, t->comm, cfg->checkpoint.resume, &t->ps, &t->opt, &expect, &step, &dirty);
+    int rc = checkpoint_resume(&t->ckpt, t->comm, cfg->checkpoint.resume, &state, &expect, &step, &dirty);
     if (rc != CRATE_OK)
         return crate_fail_context(rc, "checkpoint.resume=%s (%s)", cfg->checkpoint.resume,
                                   config_where(src, "checkpoint.resume"));
-    if (step < 0 && dirty) { /* a damaged candidate was partly read: back to the fresh state */
-        param_store_initialize(&t->ps, (uint64_t)cfg->run.seed, (float)cfg->model.init_std);
-        dp_optimizer_reset(&t->opt);
-    }
+    if (step < 0 && dirty) initialize_state(t); /* a damaged candidate was partly read */
     if (step > cfg->schedule.steps)
         return crate_fail(CRATE_EINPUT, "%s: the checkpoint is at step %lld, beyond schedule.steps = %lld",
                           config_where(src, "schedule.steps"), (long long)step, (long long)cfg->schedule.steps);
     t->first_step = step > 0 ? step : 0;
-    if (t->first_step == 0) return CRATE_OK;
-    image_loader_close(t->loader);
-    t->loader = NULL;
-    return open_loader(t, src, t->first_step);
+    return CRATE_OK;
 }
 
-int trainer_setup(trainer **out, const train_config *cfg, const config_sources *src, const comm_info *comm) {
+int trainer_setup(trainer **out, const train_config *cfg, const config_sources *src, const comm_info *comm,
+                  objective_factory make) {
     trainer *t = crate_calloc(1, sizeof *t, "trainer");
     if (!t) return CRATE_EINTERNAL;
     t->cfg = cfg;
@@ -162,57 +191,52 @@ int trainer_setup(trainer **out, const train_config *cfg, const config_sources *
     int threads = trainer_threads(cfg->dist.threads_per_rank, comm);
     omp_set_num_threads(threads);
     openblas_set_num_threads(threads);
-    int rc = open_loader(t, src, 0);
-    if (rc == CRATE_OK) rc = build_model(t);
-    if (rc == CRATE_OK && cfg->eval.every > 0) rc = knn_monitor_open(&t->monitor, cfg);
+    int rc = split_batch(t, src);
+    if (rc == CRATE_OK) rc = build_model(t, src, make);
     if (rc == CRATE_OK && comm->rank == 0 && (rc = fs_mkdir_p(t->run_dir)) != CRATE_OK)
         rc = crate_fail_context(rc, "%s: run.dir", config_where(src, "run.dir"));
     /* Resuming is collective: every rank must get there, or none. */
     rc = comm_agree_message(comm, rc);
     if (rc == CRATE_OK) rc = resume(t, src);
+    if (rc == CRATE_OK) rc = comm_agree_message(comm, open_source(t, src));
     if (rc == CRATE_OK) rc = open_metrics(t);
     if (rc == CRATE_OK && comm->rank == 0)
         printf("crate-pretrain: %s objective, %zu parameters, %d ranks x %d threads, batch %lld (%d per rank in %d "
                "micro-steps), ZeRO-%d, %llu training samples, OpenBLAS core %s, starting at step %lld\n",
                t->obj->ops->name, param_store_count(&t->ps), comm->world, threads,
                (long long)cfg->schedule.global_batch, t->local_batch, t->micro_steps, t->opt.zero,
-               (unsigned long long)image_loader_dataset_size(t->loader), openblas_get_corename(),
-               (long long)t->first_step);
+               (unsigned long long)t->source->samples, openblas_get_corename(), (long long)t->first_step);
     return rc;
 }
 
-/* Micro-step m's share of this rank's batch: a view, no copy. */
-static image_batch micro_slice(const image_batch *b, int m, int size) {
-    image_batch s = *b;
-    size_t first = (size_t)m * size;
-    s.n = size;
-    s.pixels += first * (size_t)b->C * b->H * b->W;
-    if (s.labels) s.labels += first;
-    s.sample_ids += first;
-    s.epochs += first;
-    return s;
+static void arm_sync(void *ctx) {
+    trainer *t = ctx;
+    grad_sync_arm(&t->sync, &t->ps);
 }
 
 /* Forward and backward over this rank's micro-steps; gradients accumulate
- * locally and only the last micro-step's backward sends them (its buckets
- * overlap its layers); afterwards ps->grad holds the sum over ranks, the
- * returned loss is the mean over the whole global batch and *stop is set on
- * every rank if any rank received a stop signal (one reduction for both). */
-static int accumulate_gradients(trainer *t, const image_batch *batch, double *loss, int *stop) {
-    double sum = 0;
+ * locally and only the last micro-step's last backward sends them (its
+ * buckets overlap its layers); afterwards ps->grad holds the sum over ranks,
+ * *loss the step's (sum, count) over all ranks, and *stop is set on every
+ * rank if any rank received a stop signal (one reduction for all three). */
+static int accumulate_gradients(trainer *t, const void *batch, objective_loss *loss, int *stop) {
+    objective_loss local = {0, 0};
+    objective_arm arm = {arm_sync, t, 0};
     for (int m = 0; m < t->micro_steps; m++) {
-        image_batch micro = micro_slice(batch, m, t->micro_batch);
-        double l;
-        if (m == t->micro_steps - 1) grad_sync_arm(&t->sync, &t->ps);
-        int rc = t->obj->ops->forward_backward(t->obj, &t->ps, &micro, &l);
+        const void *micro = batch_source_micro(t->source, batch, m * t->micro_batch, t->micro_batch);
+        objective_loss l = {0, 0};
+        arm.armed_here = m == t->micro_steps - 1;
+        int rc = t->obj->ops->forward_backward(t->obj, &t->ps, micro, &arm, &l);
         if (rc != CRATE_OK) return rc;
-        sum += l;
+        local.sum += l.sum;
+        local.count += l.count;
     }
-    grad_sync_finish(&t->sync, &t->ps);
-    double shared[2] = {sum / t->micro_steps, stop_signal_received() != 0};
-    if (t->comm->world > 1) comm_sum_doubles(shared, 2);
-    *loss = shared[0] / t->comm->world;
-    *stop = shared[1] > 0;
+    int rc = grad_sync_finish(&t->sync, &t->ps);
+    if (rc != CRATE_OK) return rc;
+    double shared[3] = {local.sum, local.count, stop_signal_received() != 0};
+    if (t->comm->world > 1) comm_sum_doubles(shared, 3);
+    *loss = (objective_loss){shared[0], shared[1]};
+    *stop = shared[2] > 0;
     return CRATE_OK;
 }
 
@@ -225,29 +249,36 @@ static int report(trainer *t, progress *p, int64_t step, double lr, double norm)
     const train_config *cfg = t->cfg;
     double now = fs_now(), window = now - p->window_start;
     double ms = 1e3 * window / (double)p->window_steps;
+    /* The ETA extrapolates this process's own steps: after a resume the
+     * steps restored from the checkpoint took no time here. */
+    double steps_here = (double)(step + 1 - t->first_step);
+    metrics_values extra = {0};
+    if (t->obj->ops->step_metrics) t->obj->ops->step_metrics(t->obj, &extra);
     metrics_record r = {
         .step = step + 1, .total_steps = cfg->schedule.steps, .loss = p->loss_sum / (double)p->window_steps,
         .lr = lr, .grad_norm = norm,
-        .samples_per_s = (double)cfg->schedule.global_batch * (double)p->window_steps / window,
-        .ms_per_step = ms, .comm_wait_ms = 1e3 * t->sync.wait_s / (double)p->window_steps, .gflops = t->obj->ops->flops_per_batch(t->obj) * t->comm->world / (ms * 1e6),
-        .elapsed_s = now - p->start, .eta_s = (double)(cfg->schedule.steps - step - 1) * (now - p->start) / (double)(step + 1),
+        .samples_per_s = (double)cfg->schedule.global_batch * t->source->units_per_sample *
+                         (double)p->window_steps / window,
+        .ms_per_step = ms, .comm_wait_ms = 1e3 * t->sync.wait_s / (double)p->window_steps,
+        .gflops = t->flops_per_step / (ms * 1e6), .elapsed_s = now - p->start,
+        .eta_s = (double)(cfg->schedule.steps - step - 1) * (now - p->start) / steps_here, .extra = &extra,
     };
     p->loss_sum = 0;
     p->window_steps = 0;
     t->sync.wait_s = 0;
     p->window_start = now;
     if (t->comm->rank != 0) return CRATE_OK;
-    metrics_print_progress(stdout, &r, "img");
+    metrics_print_progress(stdout, &r, t->source->unit);
     return metrics_write_json(t->metrics, &r);
 }
 
 static int evaluate(trainer *t, int64_t done) {
-    double start = fs_now(), top1 = 0;
-    int rc = knn_monitor_run(&t->monitor, t->comm, &t->ps, &top1);
+    double start = fs_now();
+    objective_eval ev = {0};
+    int rc = t->obj->ops->evaluate(t->obj, &t->ps, t->comm, &ev);
     if (rc != CRATE_OK || t->comm->rank != 0) return rc;
-    printf("eval step %lld | k-NN top-1 %.2f%% (%lld train / %lld test images, %.1f s)\n", (long long)done,
-           100 * top1, (long long)t->cfg->eval.train_samples, (long long)t->cfg->eval.test_samples, fs_now() - start);
-    return metrics_write_eval(t->metrics, done, top1, fs_now() - start);
+    printf("eval step %lld | %s (%.1f s)\n", (long long)done, ev.summary, fs_now() - start);
+    return metrics_write_eval(t->metrics, done, &ev.values, fs_now() - start);
 }
 
 static int save(trainer *t, int64_t done) {
@@ -255,7 +286,8 @@ static int save(trainer *t, int64_t done) {
     if (!config) return CRATE_EINTERNAL;
     ckpt_meta meta = checkpoint_meta(t, done, config);
     double start = fs_now();
-    int rc = checkpoint_save(&t->ckpt, t->comm, &t->ps, &t->opt, &meta);
+    ckpt_state state = checkpoint_state(t);
+    int rc = checkpoint_save(&t->ckpt, t->comm, &state, &meta);
     free(config);
     if (rc == CRATE_OK && t->comm->rank == 0)
         printf("crate-pretrain: checkpoint step-%06lld saved in %.2f s\n", (long long)done, fs_now() - start);
@@ -270,21 +302,36 @@ int trainer_train(trainer *t, int *exit_status) {
                          cfg->schedule.steps};
     progress p = {0, fs_now(), fs_now(), 0};
     *exit_status = 0;
+    if (cfg->run.stop_after > 0 && t->first_step >= cfg->run.stop_after && t->first_step < cfg->schedule.steps) {
+        if (t->comm->rank == 0)
+            printf("crate-pretrain: already at step %lld, where run.stop_after = %lld stops; nothing to do (the "
+                   "same command without it resumes from %s)\n", (long long)t->first_step,
+                   (long long)cfg->run.stop_after, t->ckpt_dir);
+        return CRATE_OK;
+    }
     for (int64_t step = t->first_step; step < cfg->schedule.steps; step++) {
-        const image_batch *batch;
-        int rc = image_loader_next(t->loader, &batch);
+        const void *batch;
+        int rc = batch_source_next(t->source, &batch);
         if (rc != CRATE_OK) return rc;
+        if (t->obj->ops->begin_step) t->obj->ops->begin_step(t->obj, step, cfg->schedule.steps);
         param_store_zero_grad(&t->ps);
-        double loss, norm;
+        objective_loss l;
+        double norm;
         int stop;
-        rc = accumulate_gradients(t, batch, &loss, &stop);
+        rc = accumulate_gradients(t, batch, &l, &stop);
         if (rc != CRATE_OK) return rc;
+        if (!(l.count > 0))
+            return crate_fail(CRATE_EINTERNAL, "step %lld: the %s objective scored no element in the whole batch",
+                              (long long)step + 1, t->obj->ops->name);
+        double loss = l.sum / l.count;
         if (!isfinite(loss))
             return crate_fail(CRATE_EINPUT, "step %lld: the loss is %g; lower optim.lr or raise schedule.warmup_steps",
                               (long long)step + 1, loss);
         float lr = lr_schedule_at(&sched, step);
-        dp_optimizer_step(&t->opt, &t->ps, 1.0f / (float)t->micro_steps, (float)cfg->optim.clip, step + 1, lr, &opt,
+        dp_optimizer_step(&t->opt, &t->ps, (float)(1.0 / l.count), (float)cfg->optim.clip, step + 1, lr, &opt,
                           &norm);
+        if (t->obj->ops->after_step && (rc = t->obj->ops->after_step(t->obj, &t->ps, t->comm)) != CRATE_OK)
+            return rc;
         p.loss_sum += loss;
         p.window_steps++;
         int64_t done = step + 1;
@@ -293,7 +340,7 @@ int trainer_train(trainer *t, int *exit_status) {
             rc = report(t, &p, step, lr, norm);
             if (rc != CRATE_OK) return rc;
         }
-        if (cfg->eval.every > 0 && (done % cfg->eval.every == 0 || last)) {
+        if (cfg->eval.every > 0 && t->obj->ops->evaluate && (done % cfg->eval.every == 0 || last)) {
             rc = evaluate(t, done);
             if (rc != CRATE_OK) return rc;
         }
@@ -325,12 +372,11 @@ int trainer_train(trainer *t, int *exit_status) {
 
 void trainer_destroy(trainer *t) {
     if (!t) return;
-    image_loader_close(t->loader);
+    batch_source_close(t->source);
     objective_destroy(t->obj);
     param_store_free(&t->ps);
     dp_optimizer_free(&t->opt);
     grad_sync_free(&t->sync);
-    knn_monitor_close(&t->monitor);
     if (t->metrics) fclose(t->metrics);
     free(t);
 }

@@ -12,12 +12,18 @@
 #ifndef CRATE_TRAINER_H
 #define CRATE_TRAINER_H
 
+#include "pretrain/objective.h"
 #include "pretrain/train_config.h"
 #include "src/dist/comm.h"
 
 typedef struct trainer trainer;
 
-int trainer_setup(trainer **out, const train_config *cfg, const config_sources *src, const comm_info *comm);
+/* How the trainer builds its objective: objective_create (the config's
+ * objective.name), or a test's own. */
+typedef int (*objective_factory)(objective **out, const train_config *cfg, int micro_batch, param_store *ps);
+
+int trainer_setup(trainer **out, const train_config *cfg, const config_sources *src, const comm_info *comm,
+                  objective_factory make);
 /* Returns a local failure (the caller aborts the job); *exit_status is 0,
  * STOP_SIGNAL_EXIT_REQUEUE after a checkpoint on a signal, or the status of
  * a failure every rank agreed on (a checkpoint that could not be saved),

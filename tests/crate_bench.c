@@ -74,7 +74,7 @@ static int run_config(const bench_config *bc, int steps, bench_result *res) {
     param_store_init(&ps);
     objective *obj = NULL;
     data_shape shape = {bc->channels, bc->side, bc->side};
-    rc = objective_create(&obj, &cfg, &shape, bc->batch, &ps);
+    rc = mae_objective_create(&obj, &cfg, &shape, bc->batch, &ps);
     if (rc == CRATE_OK) rc = param_store_alloc(&ps);
     res->parameters = param_store_count(&ps);
     float *m = rc == CRATE_OK ? crate_aligned_zalloc(ps.total * sizeof(float), "m") : NULL;
@@ -93,9 +93,9 @@ static int run_config(const bench_config *bc, int steps, bench_result *res) {
         double t0 = 0;
         for (int s = 0; s < steps + 2 && rc == CRATE_OK; s++) {
             if (s == 2) t0 = fs_now(); /* two warm-up steps fault in every page */
-            double loss;
+            objective_loss loss;
             param_store_zero_grad(&ps);
-            rc = obj->ops->forward_backward(obj, &ps, &batch, &loss);
+            rc = obj->ops->forward_backward(obj, &ps, &batch, NULL, &loss);
             double norm = sqrt(grad_sum_squares(ps.grad, ps.total));
             grad_clip(ps.grad, ps.total, norm, 1.0f);
             adamw_step_range(&ps, m, v, 0, ps.total, s + 1, 1e-4f, &opt);

@@ -5,6 +5,10 @@
 #  - resharding: written by W ranks, resumed on W' (2→1, 1→4) with dist.zero
 #    0 and 1 on either side: losses of steps 21-40 within 1e-4 relative of the
 #    straight run, final parameters within 1e-4;
+#  - re-running a finished run.stop_after=N trains nothing more;
+#  - a checkpoint of format version 1 (tests/fixtures/ckpt-v1, written by
+#    crate before named sections, mae-tiny at dim 8) verifies, resumes and
+#    trains on; its continuation is saved as version 2;
 #  - a different model or global batch is refused with the reason.
 set -u
 . "$(dirname "$0")/lib.sh" "$1"
@@ -27,8 +31,12 @@ for w in 1 2; do
   train "split$w" "$w" run.stop_after=20
   check "stop_after on $w ranks exits 0" [ $? -eq 0 ]
   check "stop_after left step-000020" [ -f "$tmp/split$w/ckpt/step-000020/manifest.yaml" ]
-  train "split$w" "$w"
   check "resume on $w ranks exits 0" [ $? -eq 0 ]
+  train "split$w" "$w" run.stop_after=20
+  check "a finished stop_after on $w ranks exits 0" [ $? -eq 0 ]
+  check "... and says there is nothing to do" grep -q "already at step 20, where run.stop_after = 20 stops" "$tmp/split$w.txt"
+  check "... training no step (20 metrics lines, no step 21)" [ "$(losses "split$w" | wc -l)" -eq 20 ]
+  train "split$w" "$w"
   check "resume on $w ranks said so" grep -q "resumed from .*step-000020" "$tmp/split$w.txt"
   check "40 metrics lines, each step once ($w ranks)" [ "$(losses "split$w" | wc -l)" -eq 40 ]
   check "losses of steps 1-40 bitwise equal ($w ranks)" cmp -s <(losses "straight$w") <(losses "split$w")
@@ -57,6 +65,20 @@ reshard w2z_to_w1 2 1 1 0
 reshard w1_to_w4 1 0 4 0
 reshard w1_to_w4z 1 0 4 1
 reshard w2z_to_w4z 2 1 4 1
+
+v1=(model.dim=8 model.heads=2 model.depth=1 schedule.warmup_steps=1)
+"$build/crate-ckpt" verify tests/fixtures/ckpt-v1/step-000004 >"$tmp/v1.txt" 2>&1
+check "a version-1 checkpoint verifies" grep -q "ok: step 4, 1 shards of 3 sections verified" "$tmp/v1.txt"
+for w in 1 2; do
+  mkdir -p "$tmp/v1_w$w/ckpt" && cp -r tests/fixtures/ckpt-v1/step-000004 "$tmp/v1_w$w/ckpt/"
+  train "v1_w$w" "$w" "${v1[@]}" schedule.steps=8
+  check "a version-1 checkpoint resumes on $w ranks" grep -q "resumed from .*step-000004 (step 4, written by 1 ranks)" "$tmp/v1_w$w.txt"
+  check "... and trains steps 5-8" [ "$(losses "v1_w$w" | wc -l)" -eq 4 ]
+  "$build/crate-ckpt" info "$tmp/v1_w$w/ckpt" >"$tmp/v1_w$w.info"
+  check "... saving version 2" grep -q "format version 2, sections: params exp_avg exp_avg_sq" "$tmp/v1_w$w.info"
+done
+check "the version-1 continuation agrees on 1 and 2 ranks" \
+  awk -v w="$(worst_rel v1_w1 v1_w2)" 'BEGIN { exit !(w < 1e-5) }'
 
 train other_model 1 model.dim=48 run.dir="$tmp/straight1"
 check "another model is refused (exit 2)" [ $? -eq 2 ]

@@ -299,8 +299,8 @@ static void test_mse(void) {
             double d = (double)mse.pred[i * MSE_P + j] - mse.target[i * MSE_P + j];
             ref += mse_mask[i] * d * d;
         }
-    ref /= MSE_P * 4.0; /* four scored rows */
-    float got = mse_forward(mse.pred, mse.target, mse_mask, MSE_M, MSE_P);
+    ref /= MSE_P; /* a sum over the four scored rows of each row's mean */
+    double got = mse_forward(mse.pred, mse.target, mse_mask, MSE_M, MSE_P);
     CHECK(fabs(got - ref) < 1e-6 * ref, "mse_forward %g, reference %g", got, ref);
 
     float dpred[MSE_M * MSE_P] = {0};
@@ -326,7 +326,7 @@ static void test_mse(void) {
     mse_backward(dnone, mse.pred, mse.target, none, MSE_M, MSE_P, 1.0f);
     int all_zero = 1;
     for (int i = 0; i < MSE_M * MSE_P; i++) all_zero &= dnone[i] == 0.0f;
-    CHECK(mse_forward(mse.pred, mse.target, none, MSE_M, MSE_P) == 0.0f && all_zero,
+    CHECK(mse_forward(mse.pred, mse.target, none, MSE_M, MSE_P) == 0.0 && all_zero,
           "mse with no scored row is not 0 with zero gradient");
 }
 

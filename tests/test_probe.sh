@@ -55,7 +55,10 @@ assert meta['step'] == '20', meta
 manifest = yaml.safe_load(open('$tmp/R1/ckpt/step-000020/manifest.yaml'))
 shard = open('$tmp/shard.raw', 'rb').read()
 assert shard[:8] == b'CRATESHD'
-params = np.frombuffer(shard, dtype='<f4', count=(len(shard) - 32) // 12, offset=32)
+version, sections = struct.unpack('<II', shard[8:16])  # version 2: then one (lo, hi) per section
+assert version == 2 and sections == 3, (version, sections)
+lo, hi = struct.unpack('<QQ', shard[16:32])
+params = np.frombuffer(shard, dtype='<f4', count=hi - lo, offset=16 + 16 * sections)
 want = {t['name']: t for t in manifest['tensors'] if t['name'].startswith('encoder.')}
 assert set(header) == set(want), sorted(set(header) ^ set(want))
 for name, h in header.items():

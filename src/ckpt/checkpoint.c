@@ -27,16 +27,37 @@ static int exists(const char *path) {
     return stat(path, &st) == 0;
 }
 
-/* Rank r's range [r·c, (r+1)·c) of the flat vector, c = total / W. */
-static void own_range(const param_store *ps, const comm_info *c, uint64_t *lo, uint64_t *hi) {
-    uint64_t chunk = ps->total / (uint64_t)c->world;
-    *lo = (uint64_t)c->rank * chunk;
-    *hi = *lo + chunk;
+/* One saved vector of the state: element i of its layout (i < total) is
+ * base[i − base_lo] (the moments of ZeRO-1 hold only [opt->lo, opt->hi),
+ * which contains this rank's range). */
+typedef struct {
+    const char *name;
+    int buffer_layout;
+    int optimizer; /* AdamW moments: rank-local under ZeRO-1, not shared after loading */
+    float *base;
+    uint64_t base_lo, total;
+} state_section;
+
+/* The sections of st in manifest order; returns their count. */
+static int state_sections(const ckpt_state *st, state_section out[CKPT_MAX_SECTIONS]) {
+    const param_store *ps = st->ps;
+    const dp_optimizer *opt = st->opt;
+    int n = 0;
+    out[n++] = (state_section){"params", 0, 0, ps->data, 0, ps->total};
+    out[n++] = (state_section){"exp_avg", 0, 1, opt->m, opt->lo, ps->total};
+    out[n++] = (state_section){"exp_avg_sq", 0, 1, opt->v, opt->lo, ps->total};
+    if (st->teacher) out[n++] = (state_section){"teacher", 0, 0, st->teacher->data, 0, ps->total};
+    if (st->buffers) out[n++] = (state_section){"buffers", 1, 0, st->buffers->data, 0, st->buffers->total};
+    return n;
 }
 
-/* A moment vector of the optimizer seen from absolute index lo (it holds
- * [opt->lo, opt->hi), which contains this rank's range in both ZeRO modes). */
-static float *moment_at(const dp_optimizer *opt, float *moment, uint64_t lo) { return moment + (lo - opt->lo); }
+/* Rank r's range [r·c, (r+1)·c) of a section, c = total / W. */
+static ckpt_range own_range(const state_section *s, const comm_info *c) {
+    uint64_t chunk = s->total / (uint64_t)c->world;
+    return (ckpt_range){(uint64_t)c->rank * chunk, (uint64_t)(c->rank + 1) * chunk};
+}
+
+static float *section_at(const state_section *s, uint64_t i) { return s->base + (i - s->base_lo); }
 
 static void shard_name(char *buf, size_t cap, int rank, int world) {
     snprintf(buf, cap, "shard-%05d-of-%05d.lz4", rank, world);
@@ -56,15 +77,20 @@ static int prepare(const ckpt_options *o, const char *tmp, const char *final, in
     return rc;
 }
 
-static int write_shard(const ckpt_options *o, const comm_info *c, const param_store *ps, const dp_optimizer *opt,
-                       const char *tmp, ckpt_shard_info *info) {
-    uint64_t lo, hi;
-    own_range(ps, c, &lo, &hi);
+static int write_shard(const ckpt_options *o, const comm_info *c, const ckpt_state *st, const char *tmp,
+                       ckpt_shard_info *info) {
+    state_section sec[CKPT_MAX_SECTIONS];
+    int n = state_sections(st, sec);
+    ckpt_range range[CKPT_MAX_SECTIONS];
+    const float *data[CKPT_MAX_SECTIONS];
+    for (int s = 0; s < n; s++) {
+        range[s] = own_range(&sec[s], c);
+        data[s] = section_at(&sec[s], range[s].lo);
+    }
     char name[64], path[PATH_CAP];
     shard_name(name, sizeof name, c->rank, c->world);
     path_of(path, tmp, name);
-    const float *const section[CKPT_SECTIONS] = {ps->data + lo, moment_at(opt, opt->m, lo), moment_at(opt, opt->v, lo)};
-    int rc = ckpt_shard_write(path, lo, hi, section, o->level, info);
+    int rc = ckpt_shard_write(path, n, range, data, o->level, info);
     /* Fault injection for tests: stall between the shards and the commit so a
      * test can kill a rank exactly there. */
     const char *pause = getenv("CRATE_FAULT_PAUSE_BEFORE_COMMIT");
@@ -72,27 +98,45 @@ static int write_shard(const ckpt_options *o, const comm_info *c, const param_st
     return rc;
 }
 
-static int write_manifest(const comm_info *c, const param_store *ps, const dp_optimizer *opt, const ckpt_meta *meta,
-                          const char *tmp, const uint64_t *infos) {
-    ckpt_manifest m = {.step = meta->step, .world = c->world, .zero = opt->zero, .total = ps->total,
-                       .param_count = param_store_count(ps), .seed = meta->seed, .global_batch = meta->global_batch,
-                       .samples_seen = meta->step * meta->global_batch, .config = (char *)meta->config,
-                       .ntensors = ps->count, .nshards = c->world};
-    m.tensors = crate_calloc((size_t)ps->count, sizeof *m.tensors, "manifest");
+/* The manifest's copy of a store's tensor table (malloc'd; NULL on OOM). */
+static ckpt_tensor *tensor_table(const param_store *ps) {
+    ckpt_tensor *out = crate_calloc((size_t)ps->count + 1, sizeof *out, "manifest");
+    for (int i = 0; out && i < ps->count; i++) {
+        const param_tensor *t = &ps->tensors[i];
+        memcpy(out[i].name, t->name, sizeof t->name);
+        out[i].ndim = t->ndim;
+        memcpy(out[i].shape, t->shape, sizeof t->shape);
+        out[i].offset = t->offset;
+    }
+    return out;
+}
+
+static int write_manifest(const comm_info *c, const ckpt_state *st, const ckpt_meta *meta, const char *tmp,
+                          const uint64_t *infos) {
+    const param_store *ps = st->ps;
+    ckpt_manifest m = {.version = 2, .step = meta->step, .world = c->world, .zero = st->opt->zero,
+                       .total = ps->total, .param_count = param_store_count(ps), .seed = meta->seed,
+                       .global_batch = meta->global_batch, .samples_seen = meta->step * meta->global_batch,
+                       .config = (char *)meta->config, .ntensors = ps->count, .nshards = c->world};
+    state_section sec[CKPT_MAX_SECTIONS];
+    m.nsections = state_sections(st, sec);
+    for (int s = 0; s < m.nsections; s++) {
+        snprintf(m.sections[s].name, sizeof m.sections[s].name, "%s", sec[s].name);
+        m.sections[s].buffer_layout = sec[s].buffer_layout;
+    }
+    m.tensors = tensor_table(ps);
     m.shards = crate_calloc((size_t)c->world, sizeof *m.shards, "manifest");
     int rc = m.tensors && m.shards ? CRATE_OK : CRATE_EINTERNAL;
-    for (int i = 0; i < ps->count && rc == CRATE_OK; i++) {
-        const param_tensor *t = &ps->tensors[i];
-        memcpy(m.tensors[i].name, t->name, sizeof t->name);
-        m.tensors[i].ndim = t->ndim;
-        memcpy(m.tensors[i].shape, t->shape, sizeof t->shape);
-        m.tensors[i].offset = t->offset;
+    if (rc == CRATE_OK && st->buffers) {
+        m.buffer_total = st->buffers->total;
+        m.nbuffer_tensors = st->buffers->count;
+        if (!(m.buffer_tensors = tensor_table(st->buffers))) rc = CRATE_EINTERNAL;
     }
-    uint64_t chunk = ps->total / (uint64_t)c->world;
     for (int r = 0; r < c->world && rc == CRATE_OK; r++) {
+        ckpt_range range = ckpt_manifest_range(&m, 0, r);
         shard_name(m.shards[r].file, sizeof m.shards[r].file, r, c->world);
-        m.shards[r].lo = (uint64_t)r * chunk;
-        m.shards[r].hi = m.shards[r].lo + chunk;
+        m.shards[r].lo = range.lo;
+        m.shards[r].hi = range.hi;
         m.shards[r].info.bytes = infos[2 * r];
         m.shards[r].info.crc32 = (uint32_t)infos[2 * r + 1];
     }
@@ -104,6 +148,7 @@ static int write_manifest(const comm_info *c, const param_store *ps, const dp_op
     if (rc == CRATE_OK) rc = fs_write_file_synced(path, text, len);
     free(text);
     free(m.tensors);
+    free(m.buffer_tensors);
     free(m.shards);
     return rc;
 }
@@ -182,8 +227,7 @@ static void prune(const ckpt_options *o) {
     if (d) closedir(d);
 }
 
-int checkpoint_save(const ckpt_options *o, const comm_info *c, const param_store *ps, const dp_optimizer *opt,
-                    const ckpt_meta *meta) {
+int checkpoint_save(const ckpt_options *o, const comm_info *c, const ckpt_state *st, const ckpt_meta *meta) {
     char tmp[PATH_CAP], final[PATH_CAP];
     char name[64];
     snprintf(name, sizeof name, "step-%06lld", (long long)meta->step);
@@ -197,12 +241,12 @@ int checkpoint_save(const ckpt_options *o, const comm_info *c, const param_store
         return CRATE_OK;
     }
     ckpt_shard_info info = {0};
-    if (rc == CRATE_OK) rc = comm_agree_message(c, write_shard(o, c, ps, opt, tmp, &info));
+    if (rc == CRATE_OK) rc = comm_agree_message(c, write_shard(o, c, st, tmp, &info));
     uint64_t mine[2] = {info.bytes, info.crc32}, *all = NULL;
     if (rc == CRATE_OK) {
         all = c->rank == 0 ? crate_calloc(2 * (size_t)c->world, sizeof *all, "shard table") : NULL;
         comm_gather_u64(mine, 2, all);
-        int r0 = c->rank == 0 ? (all ? write_manifest(c, ps, opt, meta, tmp, all) : CRATE_EINTERNAL) : CRATE_OK;
+        int r0 = c->rank == 0 ? (all ? write_manifest(c, st, meta, tmp, all) : CRATE_EINTERNAL) : CRATE_OK;
         if (r0 == CRATE_OK && c->rank == 0) r0 = commit(o, tmp, final, meta->step);
         rc = comm_agree_message(c, r0);
         free(all);
@@ -288,43 +332,82 @@ static int read_manifest(const comm_info *c, const char *dir, ckpt_manifest *m) 
     return rc;
 }
 
-/* Same model, seed and batch? A mismatch is the user's config, not damage. */
-static int compatible(const ckpt_manifest *m, const param_store *ps, const ckpt_meta *expect, const char *dir) {
+/* The same tensors at the same offsets? */
+static int same_tensors(const ckpt_tensor *saved, int nsaved, const param_store *ps, const char *what,
+                        const char *dir, const char *fix) {
+    if (nsaved != ps->count)
+        return crate_fail(CRATE_EINPUT, "%s holds %d %s tensors, this model has %d: %s", dir, nsaved, what, ps->count,
+                          fix);
+    for (int i = 0; i < ps->count; i++) {
+        const param_tensor *t = &ps->tensors[i];
+        const ckpt_tensor *s = &saved[i];
+        if (strcmp(s->name, t->name) || s->ndim != t->ndim || s->offset != t->offset ||
+            memcmp(s->shape, t->shape, (size_t)t->ndim * sizeof t->shape[0]))
+            return crate_fail(CRATE_EINPUT, "%s: %s tensor %d is %s there and %s (another shape or order) here: %s",
+                              dir, what, i, s->name, t->name, fix);
+    }
+    return CRATE_OK;
+}
+
+/* Same model, sections, seed and batch? A mismatch is the user's config,
+ * not damage. */
+static int compatible(const ckpt_manifest *m, const ckpt_state *st, const ckpt_meta *expect, const char *dir) {
     const char *fix = "resume with the config in its manifest.yaml, or set checkpoint.resume=none or another run.dir";
     if (m->seed != expect->seed || m->global_batch != expect->global_batch)
         return crate_fail(CRATE_EINPUT, "%s was written with run.seed %lld and schedule.global_batch %lld; this run "
                           "has run.seed %lld and schedule.global_batch %lld: %s", dir, (long long)m->seed, (long long)m->global_batch,
                           (long long)expect->seed, (long long)expect->global_batch, fix);
-    if (m->ntensors != ps->count)
-        return crate_fail(CRATE_EINPUT, "%s holds %d tensors, this model has %d: %s", dir, m->ntensors, ps->count, fix);
-    for (int i = 0; i < ps->count; i++) {
-        const param_tensor *t = &ps->tensors[i];
-        const ckpt_tensor *s = &m->tensors[i];
-        if (strcmp(s->name, t->name) || s->ndim != t->ndim || s->offset != t->offset ||
-            memcmp(s->shape, t->shape, (size_t)t->ndim * sizeof t->shape[0]))
-            return crate_fail(CRATE_EINPUT, "%s: tensor %d is %s there and %s (another shape or order) here: %s", dir,
-                              i, s->name, t->name, fix);
+    state_section sec[CKPT_MAX_SECTIONS];
+    int n = state_sections(st, sec);
+    for (int s = 0; s < n || s < m->nsections; s++)
+        if (s >= n || s >= m->nsections || strcmp(m->sections[s].name, sec[s].name))
+            return crate_fail(CRATE_EINPUT, "%s holds the section %s where this objective has %s (another objective "
+                              "wrote it): %s", dir, s < m->nsections ? m->sections[s].name : "(none)",
+                              s < n ? sec[s].name : "(none)", fix);
+    int rc = same_tensors(m->tensors, m->ntensors, st->ps, "model", dir, fix);
+    if (rc == CRATE_OK && st->buffers)
+        rc = same_tensors(m->buffer_tensors, m->nbuffer_tensors, st->buffers, "buffer", dir, fix);
+    return rc;
+}
+
+/* Fills this rank's range of every section from the shards that hold it;
+ * floats beyond the writer's padded length stay zero. */
+static int load_range(const comm_info *c, const char *dir, const ckpt_manifest *m, const ckpt_state *st) {
+    state_section sec[CKPT_MAX_SECTIONS];
+    int n = state_sections(st, sec);
+    ckpt_range want[CKPT_MAX_SECTIONS];
+    for (int s = 0; s < n; s++) {
+        want[s] = own_range(&sec[s], c);
+        memset(section_at(&sec[s], want[s].lo), 0, (size_t)(want[s].hi - want[s].lo) * sizeof(float));
+    }
+    char path[PATH_CAP];
+    for (int i = 0; i < m->nshards; i++) {
+        ckpt_range range[CKPT_MAX_SECTIONS];
+        float *dst[CKPT_MAX_SECTIONS];
+        int meets = 0;
+        for (int s = 0; s < n; s++) {
+            range[s] = ckpt_manifest_range(m, s, i);
+            meets |= range[s].lo < want[s].hi && want[s].lo < range[s].hi;
+            dst[s] = section_at(&sec[s], want[s].lo);
+        }
+        if (!meets) continue;
+        path_of(path, dir, m->shards[i].file);
+        int rc = ckpt_shard_read(path, &m->shards[i].info, n, range, want, dst);
+        if (rc != CRATE_OK) return rc;
     }
     return CRATE_OK;
 }
 
-/* Fills this rank's range of params and moments from the shards that hold
- * it; floats beyond the writer's padded length stay zero. */
-static int load_range(const comm_info *c, const char *dir, const ckpt_manifest *m, param_store *ps,
-                      dp_optimizer *opt) {
-    uint64_t lo, hi;
-    own_range(ps, c, &lo, &hi);
-    float *const dst[CKPT_SECTIONS] = {ps->data + lo, moment_at(opt, opt->m, lo), moment_at(opt, opt->v, lo)};
-    for (int s = 0; s < CKPT_SECTIONS; s++) memset(dst[s], 0, (size_t)(hi - lo) * sizeof(float));
-    char path[PATH_CAP];
-    for (int i = 0; i < m->nshards; i++) {
-        const ckpt_shard_entry *e = &m->shards[i];
-        if (e->hi <= lo || e->lo >= hi) continue;
-        path_of(path, dir, e->file);
-        int rc = ckpt_shard_read(path, &e->info, e->lo, e->hi, lo, hi, dst);
-        if (rc != CRATE_OK) return rc;
+/* After load_range: every rank gets the whole of each replicated section
+ * (parameters, teacher, buffers; the moments unless ZeRO-1 shards them). */
+static void share_sections(const comm_info *c, const ckpt_state *st) {
+    if (c->world == 1) return;
+    state_section sec[CKPT_MAX_SECTIONS];
+    int n = state_sections(st, sec);
+    for (int s = 0; s < n; s++) {
+        if (sec[s].optimizer && st->opt->zero) continue;
+        comm_allgather_in_place(sec[s].base, sec[s].total / (uint64_t)c->world);
     }
-    return CRATE_OK;
 }
 
 /* Rank 0: move an unusable checkpoint out of the way, keeping its bytes. */
@@ -339,8 +422,8 @@ static void set_aside(const ckpt_options *o, const char *dir) {
     }
 }
 
-int checkpoint_resume(const ckpt_options *o, const comm_info *c, const char *from, param_store *ps,
-                      dp_optimizer *opt, const ckpt_meta *expect, int64_t *step, int *dirty) {
+int checkpoint_resume(const ckpt_options *o, const comm_info *c, const char *from, const ckpt_state *st,
+                      const ckpt_meta *expect, int64_t *step, int *dirty) {
     *step = -1;
     *dirty = 0;
     if (strcmp(from, "none") == 0) return CRATE_OK;
@@ -354,21 +437,16 @@ int checkpoint_resume(const ckpt_options *o, const comm_info *c, const char *fro
         double start = fs_now();
         ckpt_manifest m;
         rc = read_manifest(c, dir, &m);
-        if (rc == CRATE_OK && (rc = compatible(&m, ps, expect, dir)) != CRATE_OK) {
+        if (rc == CRATE_OK && (rc = compatible(&m, st, expect, dir)) != CRATE_OK) {
             ckpt_manifest_free(&m);
             break; /* the user's config: no fallback would help */
         }
         if (rc == CRATE_OK) {
             *dirty = 1;
-            rc = comm_agree_message(c, load_range(c, dir, &m, ps, opt));
+            rc = comm_agree_message(c, load_range(c, dir, &m, st));
         }
         if (rc == CRATE_OK) {
-            uint64_t chunk = ps->total / (uint64_t)c->world;
-            comm_allgather_in_place(ps->data, chunk);
-            if (!opt->zero && c->world > 1) {
-                comm_allgather_in_place(opt->m, chunk);
-                comm_allgather_in_place(opt->v, chunk);
-            }
+            share_sections(c, st);
             *step = m.step;
             if (c->rank == 0)
                 printf("%s: resumed from %s (step %lld, written by %d ranks) in %.2f s\n", o->tool, dir,

@@ -5,9 +5,12 @@
  *   <dir>/step-000200/shard-00003-of-00064.lz4   rank 3's range, src/ckpt/shard.h
  *   <dir>/latest                                 "step-000200\n"
  *
- * Rank r of W owns [r·c, (r+1)·c) of the flat vector, c = total/W (the store
- * is padded to a multiple of W), for parameters and both AdamW moments, in
- * both dist.zero modes, so the files do not depend on the ZeRO setting.
+ * A checkpoint holds named sections (manifest.h): params, exp_avg and
+ * exp_avg_sq always, teacher and buffers when the objective has them. Rank r
+ * of W owns [r·c, (r+1)·c) of each, c = (its layout's length)/W (the stores
+ * are padded to a multiple of W), in both dist.zero modes, so the files do
+ * not depend on the ZeRO setting, and loading re-maps every section to the
+ * reader's rank count.
  *
  * Save (collective), crash-safe at every instant:
  *   1. rank 0 creates step-N.tmp/ (clearing a stale one from a crashed save);
@@ -41,6 +44,16 @@ typedef struct {
     int level;         /* lz4 compression level (0: fast default) */
 } ckpt_options;
 
+/* The state a checkpoint saves: the trained store and its AdamW moments,
+ * and (NULL when the objective has none) a teacher store with the trained
+ * store's layout and a store of non-trained buffers. The teacher and the
+ * buffers are replicated on every rank, as the parameters are. */
+typedef struct {
+    param_store *ps;
+    dp_optimizer *opt;
+    param_store *teacher, *buffers;
+} ckpt_state;
+
 /* What the trainer saves besides tensors, and checks on load. */
 typedef struct {
     int64_t step;          /* optimizer steps completed */
@@ -50,17 +63,17 @@ typedef struct {
 
 /* Collective. Returns the agreed status; on failure every rank's message says
  * what failed and that the previous checkpoint is intact. */
-int checkpoint_save(const ckpt_options *o, const comm_info *c, const param_store *ps, const dp_optimizer *opt,
-                    const ckpt_meta *meta);
+int checkpoint_save(const ckpt_options *o, const comm_info *c, const ckpt_state *st, const ckpt_meta *meta);
 
 /* Collective. `from` is "auto" (newest usable checkpoint in o->dir, else
  * none), "none", or a checkpoint folder. On success *step is the step
  * restored (-1: nothing loaded, the caller keeps its fresh initialisation;
  * the store is then re-initialised by the caller if a damaged candidate was
  * partly read: *dirty says so). Errors: an explicit checkpoint that is
- * unusable, or one written by another model, seed or global batch. */
-int checkpoint_resume(const ckpt_options *o, const comm_info *c, const char *from, param_store *ps,
-                      dp_optimizer *opt, const ckpt_meta *expect, int64_t *step, int *dirty);
+ * unusable, or one written by another model, seed or global batch, or
+ * without a section this state has (a teacher, buffers). */
+int checkpoint_resume(const ckpt_options *o, const comm_info *c, const char *from, const ckpt_state *st,
+                      const ckpt_meta *expect, int64_t *step, int *dirty);
 
 #define PATH_CAP 4096
 
@@ -69,9 +82,12 @@ int checkpoint_resume(const ckpt_options *o, const comm_info *c, const char *fro
 void checkpoint_resolve(const char *from, char *out);
 
 /* Without MPI: reads the checkpoint `path` names (checkpoint_resolve) whole:
- * its manifest and the full vectors (m->total floats each, malloc'd) of the
- * sections asked for (NULL pointers: skipped), verifying every shard. For
- * tools (crate-ckpt, crate-probe), whatever rank count wrote it. */
-int checkpoint_read_all(const char *path, ckpt_manifest *m, float **params, float **exp_avg, float **exp_avg_sq);
+ * its manifest and, for every section s with want[s] set (want NULL: all),
+ * the full vector vec[s] (its layout's length, malloc'd; others NULL),
+ * verifying every shard. For tools (crate-ckpt, crate-probe), whatever rank
+ * count wrote it. vec has CKPT_MAX_SECTIONS entries; free them with free(). */
+int checkpoint_read_all(const char *path, ckpt_manifest *m, const int *want, float **vec);
+/* The same for the params section alone (*params malloc'd). */
+int checkpoint_read_params(const char *path, ckpt_manifest *m, float **params);
 
 #endif

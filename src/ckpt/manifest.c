@@ -10,7 +10,7 @@
 #include "src/error.h"
 
 #define MANIFEST_FORMAT "crate-checkpoint"
-#define MANIFEST_VERSION 1
+#define MANIFEST_VERSION 2
 
 /* ---- emitting ---- */
 
@@ -71,11 +71,11 @@ static void seq_end(emitter *em) {
     emit(em, &ev, yaml_sequence_end_event_initialize(&ev));
 }
 
-static void emit_tensors(emitter *em, const ckpt_manifest *m) {
+static void emit_tensors(emitter *em, const ckpt_tensor *tensors, int n) {
     scalar(em, "tensors");
     seq_start(em, 0);
-    for (int i = 0; i < m->ntensors; i++) {
-        const ckpt_tensor *t = &m->tensors[i];
+    for (int i = 0; i < n; i++) {
+        const ckpt_tensor *t = &tensors[i];
         map_start(em, 1);
         key_str(em, "name", t->name);
         scalar(em, "shape");
@@ -125,14 +125,21 @@ static void emit_body(emitter *em, const ckpt_manifest *m) {
     scalar(em, "optimizer");
     map_start(em, 0);
     key_str(em, "name", "adamw");
+    map_end(em);
     scalar(em, "sections");
     seq_start(em, 1);
-    scalar(em, "params"), scalar(em, "exp_avg"), scalar(em, "exp_avg_sq");
+    for (int s = 0; s < m->nsections; s++) scalar(em, m->sections[s].name);
     seq_end(em);
-    map_end(em);
     scalar(em, "config");
     scalar_styled(em, m->config, YAML_LITERAL_SCALAR_STYLE);
-    emit_tensors(em, m);
+    emit_tensors(em, m->tensors, m->ntensors);
+    if (m->buffer_total > 0) {
+        scalar(em, "buffers");
+        map_start(em, 0);
+        key_int(em, "total", (int64_t)m->buffer_total);
+        emit_tensors(em, m->buffer_tensors, m->nbuffer_tensors);
+        map_end(em);
+    }
     emit_shards(em, m);
     map_end(em);
 }
@@ -248,33 +255,106 @@ static int parse_shard(doc_ctx *c, yaml_node_t *n, ckpt_shard_entry *s) {
     return CRATE_OK;
 }
 
+static void add_section(ckpt_manifest *m, const char *name) {
+    ckpt_section *s = &m->sections[m->nsections++];
+    snprintf(s->name, sizeof s->name, "%s", name);
+    s->buffer_layout = strcmp(name, "buffers") == 0;
+}
+
+/* Version 2's section list (version 1: params and the two moments). */
+static int parse_sections(doc_ctx *c, yaml_node_t *root, ckpt_manifest *m) {
+    if (m->version == 1) {
+        add_section(m, "params"), add_section(m, "exp_avg"), add_section(m, "exp_avg_sq");
+        return CRATE_OK;
+    }
+    yaml_node_t *seq = NULL;
+    int n = 0;
+    if (get_seq(c, root, "sections", &seq, &n)) return CRATE_EINPUT;
+    if (n < 1 || n > CKPT_MAX_SECTIONS)
+        return crate_fail(CRATE_EINPUT, "%s: %d sections (1 to %d)", c->where, n, CKPT_MAX_SECTIONS);
+    for (int i = 0; i < n; i++) {
+        yaml_node_t *v = item(c, seq, i);
+        if (!v || v->type != YAML_SCALAR_NODE || strlen((char *)v->data.scalar.value) >= CKPT_SECTION_NAME_MAX ||
+            ckpt_manifest_section(m, (char *)v->data.scalar.value) >= 0)
+            return missing(c, seq, "sections[]");
+        add_section(m, (char *)v->data.scalar.value);
+    }
+    if (ckpt_manifest_section(m, "params") != 0) return missing(c, seq, "sections[0] = params");
+    return CRATE_OK;
+}
+
+static int parse_tensor_list(doc_ctx *c, yaml_node_t *map, ckpt_tensor **out, int *n) {
+    yaml_node_t *seq = NULL;
+    if (get_seq(c, map, "tensors", &seq, n)) return CRATE_EINPUT;
+    *out = crate_calloc((size_t)*n + 1, sizeof **out, "manifest tensors");
+    if (!*out) return CRATE_EINTERNAL;
+    for (int i = 0; i < *n; i++)
+        if (parse_tensor(c, item(c, seq, i), &(*out)[i])) return CRATE_EINPUT;
+    return CRATE_OK;
+}
+
+/* The buffers' layout, present exactly when a buffers section is. */
+static int parse_buffers(doc_ctx *c, yaml_node_t *root, ckpt_manifest *m) {
+    if (ckpt_manifest_section(m, "buffers") < 0) return CRATE_OK;
+    yaml_node_t *b = get(c, root, "buffers");
+    int64_t total = 0;
+    if (get_int(c, b, "total", 1, &total)) return missing(c, root, "buffers.total");
+    m->buffer_total = (uint64_t)total;
+    return parse_tensor_list(c, b, &m->buffer_tensors, &m->nbuffer_tensors);
+}
+
 static int parse_root(doc_ctx *c, yaml_node_t *root, ckpt_manifest *m) {
     const char *format = NULL, *config = NULL;
     int64_t version = 0, world = 0, zero = 0, total = 0, count = 0;
-    yaml_node_t *data = get(c, root, "data"), *tensors = NULL, *shards = NULL;
+    yaml_node_t *data = get(c, root, "data"), *shards = NULL;
     int rc = get_str(c, root, "format", &format);
     if (rc == CRATE_OK && (strcmp(format, MANIFEST_FORMAT) || get_int(c, root, "version", 1, &version) ||
-                           version != MANIFEST_VERSION))
-        return crate_fail(CRATE_EINPUT, "%s: not a %s version %d manifest", c->where, MANIFEST_FORMAT, MANIFEST_VERSION);
+                           version > MANIFEST_VERSION))
+        return crate_fail(CRATE_EINPUT, "%s: not a %s manifest of version 1 to %d (a newer crate wrote it?)",
+                          c->where, MANIFEST_FORMAT, MANIFEST_VERSION);
+    m->version = (int)version;
     if (rc || get_int(c, root, "step", 0, &m->step) || get_int(c, root, "world_size", 1, &world) ||
         get_int(c, root, "zero", 0, &zero) || get_int(c, root, "param_count", 0, &count) ||
         get_int(c, root, "total", 0, &total) || get_int(c, data, "seed", 0, &m->seed) ||
         get_int(c, data, "global_batch", 1, &m->global_batch) || get_int(c, data, "samples_seen", 0, &m->samples_seen) ||
-        get_str(c, root, "config", &config) || get_seq(c, root, "tensors", &tensors, &m->ntensors) ||
-        get_seq(c, root, "shards", &shards, &m->nshards))
+        get_str(c, root, "config", &config) || get_seq(c, root, "shards", &shards, &m->nshards))
         return CRATE_EINPUT;
     m->world = (int)world, m->zero = (int)zero, m->total = (uint64_t)total, m->param_count = (uint64_t)count;
     m->config = strdup(config);
-    m->tensors = crate_calloc((size_t)m->ntensors + 1, sizeof *m->tensors, "manifest tensors");
     m->shards = crate_calloc((size_t)m->nshards + 1, sizeof *m->shards, "manifest shards");
-    if (!m->config || !m->tensors || !m->shards) return CRATE_EINTERNAL;
-    for (int i = 0; i < m->ntensors; i++)
-        if (parse_tensor(c, item(c, tensors, i), &m->tensors[i])) return CRATE_EINPUT;
-    for (int i = 0; i < m->nshards; i++)
+    if (!m->config || !m->shards) return CRATE_EINTERNAL;
+    if ((rc = parse_sections(c, root, m)) || (rc = parse_tensor_list(c, root, &m->tensors, &m->ntensors)) ||
+        (rc = parse_buffers(c, root, m)))
+        return rc;
+    for (int i = 0; i < m->nshards; i++) {
         if (parse_shard(c, item(c, shards, i), &m->shards[i])) return CRATE_EINPUT;
+        m->shards[i].info.version = m->version == 1 ? 1u : 2u;
+    }
     if (m->nshards != m->world)
         return crate_fail(CRATE_EINPUT, "%s: %d shards listed for world_size %d", c->where, m->nshards, m->world);
+    if (m->total % (uint64_t)m->world || m->buffer_total % (uint64_t)m->world)
+        return crate_fail(CRATE_EINPUT, "%s: total %llu or buffers.total %llu is not a multiple of world_size %d",
+                          c->where, (unsigned long long)m->total, (unsigned long long)m->buffer_total, m->world);
+    for (int i = 0; i < m->nshards; i++) {
+        ckpt_range r = ckpt_manifest_range(m, 0, i);
+        if (m->shards[i].lo != r.lo || m->shards[i].hi != r.hi)
+            return crate_fail(CRATE_EINPUT, "%s: shard %d holds [%llu, %llu); for %d ranks over total %llu it must "
+                              "hold [%llu, %llu) (the shard table does not tile the parameters)", c->where, i,
+                              (unsigned long long)m->shards[i].lo, (unsigned long long)m->shards[i].hi, m->world,
+                              (unsigned long long)m->total, (unsigned long long)r.lo, (unsigned long long)r.hi);
+    }
     return CRATE_OK;
+}
+
+ckpt_range ckpt_manifest_range(const ckpt_manifest *m, int s, int r) {
+    uint64_t chunk = (m->sections[s].buffer_layout ? m->buffer_total : m->total) / (uint64_t)m->world;
+    return (ckpt_range){(uint64_t)r * chunk, (uint64_t)(r + 1) * chunk};
+}
+
+int ckpt_manifest_section(const ckpt_manifest *m, const char *name) {
+    for (int s = 0; s < m->nsections; s++)
+        if (strcmp(m->sections[s].name, name) == 0) return s;
+    return -1;
 }
 
 int ckpt_manifest_parse(ckpt_manifest *m, const char *text, size_t len, const char *where) {
@@ -300,6 +380,7 @@ int ckpt_manifest_parse(ckpt_manifest *m, const char *text, size_t len, const ch
 void ckpt_manifest_free(ckpt_manifest *m) {
     free(m->config);
     free(m->tensors);
+    free(m->buffer_tensors);
     free(m->shards);
     memset(m, 0, sizeof *m);
 }

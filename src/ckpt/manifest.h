@@ -1,18 +1,25 @@
-/* ckpt_manifest.h — the manifest.yaml of a checkpoint (DESIGN §7): what was
+/* manifest.h — the manifest.yaml of a checkpoint (DESIGN §7): what was
  * saved, by whom, and how to check it. Written with libyaml's emitter, read
- * with its document loader. Keys (all present):
+ * with its document loader. Keys (all present unless said):
  *
- *   format: crate-checkpoint       version: 1
+ *   format: crate-checkpoint       version: 2 (1 is still read)
  *   step: optimizer steps completed (the AdamW t of the next step is step + 1)
  *   world_size, zero: how many ranks wrote it and whether AdamW was sharded
  *   param_count: Σ numel;  total: the writer's flat length (padded to world_size)
  *   data: {seed, global_batch, samples_seen}: the data cursor. Sample order and
  *         every random choice are functions of (seed, epoch, sample id,
  *         purpose) (DESIGN §5), so the next step is step and no RNG state exists.
- *   optimizer: {name: adamw, sections: [params, exp_avg, exp_avg_sq]}
+ *   optimizer: {name: adamw}
+ *   sections: [params, exp_avg, exp_avg_sq, (teacher), (buffers)]  the vectors
+ *         saved, in shard order; `buffers` has the buffer layout, every other
+ *         section the model layout (tensors, total). Version 1 had no such key:
+ *         its sections are params, exp_avg, exp_avg_sq.
  *   config: the resolved config, as YAML text
  *   tensors: [{name, shape, offset}]  (offsets in floats into the flat vector)
- *   shards:  [{file, lo, hi, bytes, crc32}]  shard i holds [lo, hi) of every section
+ *   buffers: {total, tensors: [...]}  only with a buffers section
+ *   shards:  [{file, lo, hi, bytes, crc32}]  shard r of W holds, of every
+ *         section whose layout has length T, [r·T/W, (r+1)·T/W); lo, hi are
+ *         that range of the model layout (checked to tile [0, total)).
  */
 #ifndef CRATE_CKPT_MANIFEST_H
 #define CRATE_CKPT_MANIFEST_H
@@ -37,7 +44,15 @@ typedef struct {
     ckpt_shard_info info;
 } ckpt_shard_entry;
 
+#define CKPT_SECTION_NAME_MAX 32
+
 typedef struct {
+    char name[CKPT_SECTION_NAME_MAX];
+    int buffer_layout; /* 1: the buffers' layout; 0: the model's */
+} ckpt_section;
+
+typedef struct {
+    int version;
     int64_t step;
     int world, zero;
     uint64_t total, param_count;
@@ -46,7 +61,17 @@ typedef struct {
     int ntensors, nshards;
     ckpt_tensor *tensors;       /* owned */
     ckpt_shard_entry *shards;   /* owned */
+    int nsections;
+    ckpt_section sections[CKPT_MAX_SECTIONS];
+    uint64_t buffer_total;      /* 0 without a buffers section */
+    int nbuffer_tensors;
+    ckpt_tensor *buffer_tensors; /* owned */
 } ckpt_manifest;
+
+/* Section s's range in shard r: [r·T/W, (r+1)·T/W) of its layout's length T. */
+ckpt_range ckpt_manifest_range(const ckpt_manifest *m, int s, int r);
+/* Index of the section called name, or -1. */
+int ckpt_manifest_section(const ckpt_manifest *m, const char *name);
 
 /* The manifest as YAML text (malloc'd, *len bytes); NULL with the message set. */
 char *ckpt_manifest_emit(const ckpt_manifest *m, size_t *len);

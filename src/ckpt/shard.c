@@ -15,13 +15,13 @@
 #include "src/io/fs.h"
 
 #define SHARD_MAGIC "CRATESHD"
-#define SHARD_VERSION 1u
+#define SHARD_VERSION 2u
 #define CHUNK (4u << 20) /* bytes fed to lz4 per call */
 
+/* The fixed part; version 2 follows it with S ranges, version 1 with one. */
 typedef struct {
     char magic[8];
     uint32_t version, sections;
-    uint64_t lo, hi;
 } shard_header;
 
 /* ---- writing ---- */
@@ -62,7 +62,8 @@ static int compress(shard_writer *w, const void *src, size_t n) {
     return CRATE_OK;
 }
 
-static int write_frame(shard_writer *w, uint64_t lo, uint64_t hi, const float *const section[], int level) {
+static int write_frame(shard_writer *w, int nsections, const ckpt_range *range, const float *const *section,
+                       int level) {
     LZ4F_preferences_t prefs;
     memset(&prefs, 0, sizeof prefs);
     prefs.compressionLevel = level;
@@ -74,26 +75,30 @@ static int write_frame(shard_writer *w, uint64_t lo, uint64_t hi, const float *c
     size_t k = LZ4F_compressBegin(w->ctx, w->out, w->out_cap, &prefs);
     if (LZ4F_isError(k)) return crate_fail(CRATE_EINTERNAL, "lz4: %s", LZ4F_getErrorName(k));
     int rc = put_bytes(w, w->out, k);
-    shard_header h = {SHARD_MAGIC, SHARD_VERSION, CKPT_SECTIONS, lo, hi};
+    shard_header h = {.version = SHARD_VERSION, .sections = (uint32_t)nsections};
     memcpy(h.magic, SHARD_MAGIC, 8);
     if (rc == CRATE_OK) rc = compress(w, &h, sizeof h);
-    for (int s = 0; s < CKPT_SECTIONS && rc == CRATE_OK; s++)
-        rc = compress(w, section[s], (size_t)(hi - lo) * sizeof(float));
+    if (rc == CRATE_OK) rc = compress(w, range, (size_t)nsections * sizeof *range);
+    for (int s = 0; s < nsections && rc == CRATE_OK; s++)
+        rc = compress(w, section[s], (size_t)(range[s].hi - range[s].lo) * sizeof(float));
     if (rc != CRATE_OK) return rc;
     k = LZ4F_compressEnd(w->ctx, w->out, w->out_cap, NULL);
     if (LZ4F_isError(k)) return crate_fail(CRATE_EINTERNAL, "lz4: %s", LZ4F_getErrorName(k));
     return put_bytes(w, w->out, k);
 }
 
-int ckpt_shard_write(const char *path, uint64_t lo, uint64_t hi, const float *const section[CKPT_SECTIONS],
+int ckpt_shard_write(const char *path, int nsections, const ckpt_range *range, const float *const *section,
                      int level, ckpt_shard_info *info) {
     memset(info, 0, sizeof *info);
+    info->version = SHARD_VERSION;
+    if (nsections < 1 || nsections > CKPT_MAX_SECTIONS)
+        return crate_fail(CRATE_EINTERNAL, "checkpoint shard '%s': %d sections", path, nsections);
     shard_writer w = {.fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), .path = path, .info = info};
     if (w.fd < 0)
         return crate_fail(fs_errno_status(errno), "cannot create checkpoint shard '%s': %s", path, strerror(errno));
     int rc = LZ4F_isError(LZ4F_createCompressionContext(&w.ctx, LZ4F_VERSION))
                  ? crate_fail(CRATE_EINTERNAL, "lz4: cannot create a compression context")
-                 : write_frame(&w, lo, hi, section, level);
+                 : write_frame(&w, nsections, range, section, level);
     if (rc == CRATE_OK && fsync(w.fd) != 0)
         rc = crate_fail(fs_errno_status(errno), "syncing checkpoint shard '%s': %s", path, strerror(errno));
     if (close(w.fd) != 0 && rc == CRATE_OK)
@@ -105,35 +110,47 @@ int ckpt_shard_write(const char *path, uint64_t lo, uint64_t hi, const float *co
 
 /* ---- reading ---- */
 
-/* Where the decompressed bytes go: the header first, then each section's
- * wanted part into dst. `pos` counts decompressed bytes seen so far. */
+/* Where the decompressed bytes go: the header and its ranges first (their
+ * length known from the manifest: 16 bytes per section in version 2, 16 in
+ * all in version 1), then each section's wanted part into dst. `pos` counts
+ * decompressed bytes seen so far; header bytes beyond the buffer are counted
+ * only, so a wrong header fails the checks after the frame. */
 typedef struct {
-    shard_header header;
-    uint64_t pos, section_bytes, want_lo, want_hi, lo;
+    unsigned char head[sizeof(shard_header) + CKPT_MAX_SECTIONS * sizeof(ckpt_range)];
+    uint64_t pos, head_bytes;
+    int nsections;
+    const ckpt_range *range, *want;
     float *const *dst;
 } shard_sink;
 
 static void sink_bytes(shard_sink *k, const char *p, size_t n) {
     while (n > 0) {
-        if (k->pos < sizeof k->header) { /* header */
-            size_t take = sizeof k->header - (size_t)k->pos < n ? sizeof k->header - (size_t)k->pos : n;
-            memcpy((char *)&k->header + k->pos, p, take);
+        if (k->pos < k->head_bytes) {
+            size_t take = k->head_bytes - k->pos < n ? (size_t)(k->head_bytes - k->pos) : n;
+            memcpy(k->head + k->pos, p, take);
             k->pos += take, p += take, n -= take;
             continue;
         }
-        uint64_t body = k->pos - sizeof k->header;
-        uint64_t s = body / k->section_bytes, at = body % k->section_bytes;
-        size_t take = k->section_bytes - at < n ? (size_t)(k->section_bytes - at) : n;
-        if (s >= CKPT_SECTIONS) { /* bytes past the last section: counted, so the length check fails */
+        /* The section this byte falls in, and where in it. */
+        uint64_t at = k->pos - k->head_bytes;
+        int s = 0;
+        for (; s < k->nsections; s++) {
+            uint64_t bytes = (k->range[s].hi - k->range[s].lo) * sizeof(float);
+            if (at < bytes) break;
+            at -= bytes;
+        }
+        if (s == k->nsections) { /* bytes past the last section: counted, so the length check fails */
             k->pos += n;
             return;
         }
+        uint64_t bytes = (k->range[s].hi - k->range[s].lo) * sizeof(float);
+        size_t take = bytes - at < n ? (size_t)(bytes - at) : n;
         /* Byte range of this section that the caller wants, in section-relative
          * bytes (negative or empty when the ranges do not meet). */
-        int64_t a = ((int64_t)k->want_lo - (int64_t)k->lo) * (int64_t)sizeof(float);
-        int64_t b = ((int64_t)k->want_hi - (int64_t)k->lo) * (int64_t)sizeof(float);
+        int64_t a = ((int64_t)k->want[s].lo - (int64_t)k->range[s].lo) * (int64_t)sizeof(float);
+        int64_t b = ((int64_t)k->want[s].hi - (int64_t)k->range[s].lo) * (int64_t)sizeof(float);
         int64_t from = (int64_t)at > a ? (int64_t)at : a, to = (int64_t)(at + take) < b ? (int64_t)(at + take) : b;
-        if (from < to)
+        if (k->dst[s] && from < to)
             memcpy((char *)k->dst[s] + (from - a), p + (from - (int64_t)at), (size_t)(to - from));
         k->pos += take, p += take, n -= take;
     }
@@ -171,13 +188,45 @@ static int read_frame(FILE *f, const char *path, shard_sink *k, uint32_t *crc, u
     return rc;
 }
 
-int ckpt_shard_read(const char *path, const ckpt_shard_info *expect, uint64_t lo, uint64_t hi, uint64_t want_lo,
-                    uint64_t want_hi, float *const dst[CKPT_SECTIONS]) {
+/* The header the manifest's ranges imply, checked against what the file held. */
+static int check_header(const shard_sink *k, const char *path, uint32_t version, uint64_t body_bytes) {
+    shard_header h;
+    memcpy(&h, k->head, sizeof h);
+    int ok = memcmp(h.magic, SHARD_MAGIC, 8) == 0 && h.sections == (uint32_t)k->nsections &&
+             h.version == version && k->pos == k->head_bytes + body_bytes;
+    const unsigned char *ranges = k->head + sizeof h;
+    if (ok && h.version == 1) { /* one range for all three sections */
+        ckpt_range r;
+        memcpy(&r, ranges, sizeof r);
+        for (int s = 0; s < k->nsections; s++) ok &= r.lo == k->range[s].lo && r.hi == k->range[s].hi;
+    } else if (ok && h.version == SHARD_VERSION) {
+        ok = memcmp(ranges, k->range, (size_t)k->nsections * sizeof *k->range) == 0;
+    } else {
+        ok = 0;
+    }
+    if (!ok)
+        return crate_fail(CRATE_EINPUT, "'%s' does not hold the %d section ranges the manifest gives it (first "
+                          "[%llu, %llu))", path, k->nsections, (unsigned long long)k->range[0].lo,
+                          (unsigned long long)k->range[0].hi);
+    return CRATE_OK;
+}
+
+int ckpt_shard_read(const char *path, const ckpt_shard_info *expect, int nsections, const ckpt_range *range,
+                    const ckpt_range *want, float *const *dst) {
+    if (nsections < 1 || nsections > CKPT_MAX_SECTIONS)
+        return crate_fail(CRATE_EINPUT, "'%s': the manifest gives it %d sections (1 to %d)", path, nsections,
+                          CKPT_MAX_SECTIONS);
+    uint64_t body = 0;
+    for (int s = 0; s < nsections; s++) {
+        if (range[s].hi < range[s].lo)
+            return crate_fail(CRATE_EINPUT, "'%s': section %d has the empty range [%llu, %llu)", path, s,
+                              (unsigned long long)range[s].lo, (unsigned long long)range[s].hi);
+        body += (range[s].hi - range[s].lo) * sizeof(float);
+    }
     FILE *f = fopen(path, "rb");
     if (!f) return crate_fail(CRATE_EINPUT, "cannot open '%s': %s", path, strerror(errno));
-    shard_sink k = {.section_bytes = (hi - lo) * sizeof(float), .want_lo = want_lo, .want_hi = want_hi, .lo = lo,
-                    .dst = dst};
-    if (k.section_bytes == 0) k.section_bytes = 1; /* an empty range: no body bytes ever arrive */
+    shard_sink k = {.nsections = nsections, .range = range, .want = want, .dst = dst};
+    k.head_bytes = sizeof(shard_header) + (uint64_t)(expect->version == 1 ? 1 : nsections) * sizeof(ckpt_range);
     uint32_t crc = 0;
     uint64_t bytes = 0;
     int rc = read_frame(f, path, &k, &crc, &bytes);
@@ -189,10 +238,5 @@ int ckpt_shard_read(const char *path, const ckpt_shard_info *expect, uint64_t lo
     if (crc != expect->crc32)
         return crate_fail(CRATE_EINPUT, "'%s' is damaged: crc32 %08x, the manifest says %08x", path, crc,
                           expect->crc32);
-    if (memcmp(k.header.magic, SHARD_MAGIC, 8) || k.header.version != SHARD_VERSION ||
-        k.header.sections != CKPT_SECTIONS || k.header.lo != lo || k.header.hi != hi ||
-        k.pos != sizeof k.header + CKPT_SECTIONS * (hi - lo) * sizeof(float))
-        return crate_fail(CRATE_EINPUT, "'%s' does not hold the range [%llu, %llu) the manifest gives it", path,
-                          (unsigned long long)lo, (unsigned long long)hi);
-    return CRATE_OK;
+    return check_header(&k, path, expect->version, body);
 }

@@ -26,10 +26,9 @@ static void scale(float *g, size_t n, float s) {
 
 void dp_optimizer_step(dp_optimizer *o, param_store *ps, float grad_scale, float clip, int64_t t, float lr,
                        const adamw_config *cfg, double *grad_norm) {
-    float s = grad_scale / (float)o->world;
     float *g = ps->grad + o->lo;
     size_t n = o->hi - o->lo;
-    scale(g, n, s);
+    scale(g, n, grad_scale);
     double sq = grad_sum_squares(g, n);
     *grad_norm = sqrt(o->zero ? comm_sum_double(sq) : sq);
     grad_clip(g, n, *grad_norm, clip);

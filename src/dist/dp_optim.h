@@ -3,11 +3,12 @@
  * AdamW, either replicated or with the optimizer state sharded across ranks
  * (ZeRO-1, DESIGN §9).
  *
- *   replicated (zero = 0):  g ← Σ_ranks g / W·s;  every rank updates all of θ
- *   sharded    (zero = 1):  g_r ← (Σ_ranks g)_r / W·s  (rank r's range, summed there by grad_sync)
+ *   replicated (zero = 0):  g ← s · Σ_ranks g;  every rank updates all of θ
+ *   sharded    (zero = 1):  g_r ← s · (Σ_ranks g)_r  (rank r's range, summed there by grad_sync)
  *                           rank r updates θ_r with its own m_r, v_r
  *                           θ ← allgather(θ_r)
- * s is the caller's extra scale (1/accumulation micro-steps). The clipping norm
+ * s is the caller's scale: 1/Σcount, the number of elements the objective
+ * scored over the whole global batch (pretrain/objective.h). The clipping norm
  * is ‖g‖ over the whole vector in both cases (sharded: Σ over ranks of the
  * range's Σg², then √), so both modes take the same step up to the order of
  * float summation. Sharding divides the AdamW memory per rank by W.

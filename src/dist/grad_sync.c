@@ -26,26 +26,49 @@ int grad_sync_init(grad_sync *s, const param_store *ps, const comm_info *comm, i
         return crate_fail(CRATE_EINPUT, "dist.bucket_mb: %zu buckets are too many; raise it", buckets);
     s->max_requests = (int)(buckets * per_bucket);
     s->requests = crate_malloc((size_t)s->max_requests * sizeof(MPI_Request), "gradient requests");
-    return s->requests ? CRATE_OK : CRATE_EINTERNAL;
+    if (!s->requests) return CRATE_EINTERNAL;
+#ifdef CRATE_CHECK_GRAD_SYNC
+    s->sent = crate_aligned_zalloc(s->total * sizeof(float), "gradient snapshots");
+    s->received = crate_aligned_zalloc(s->total * sizeof(float), "gradient sums");
+    if (!s->sent || !s->received) return CRATE_EINTERNAL;
+#endif
+    return CRATE_OK;
 }
 
 static void post(grad_sync *s, MPI_Request r) { ((MPI_Request *)s->requests)[s->nrequests++] = r; }
 
+/* Send and receive buffers of floats [a, b): in place, or (checking builds)
+ * from a snapshot of them into the separate sums. */
+static void buffers(grad_sync *s, size_t a, size_t b, const float **send, float **recv) {
+    if (!s->sent) {
+        *send = MPI_IN_PLACE;
+        *recv = s->grad + a;
+        return;
+    }
+    memcpy(s->sent + a, s->grad + a, (b - a) * sizeof(float));
+    *send = s->sent + a;
+    *recv = s->received + a;
+}
+
 /* Starts the collective of gradient floats [a, b). */
 static void launch(grad_sync *s, size_t a, size_t b) {
     MPI_Request r;
+    const float *send;
+    float *recv;
     if (!s->zero) {
-        MPI_Iallreduce(MPI_IN_PLACE, s->grad + a, (int)(b - a), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &r);
+        buffers(s, a, b, &send, &recv);
+        MPI_Iallreduce(send, recv, (int)(b - a), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &r);
         post(s, r);
         return;
     }
     for (size_t owner = a / s->chunk; owner < (size_t)s->world && owner * s->chunk < b; owner++) {
         size_t lo = owner * s->chunk > a ? owner * s->chunk : a;
         size_t hi = (owner + 1) * s->chunk < b ? (owner + 1) * s->chunk : b;
-        float *piece = s->grad + lo;
         int root = (int)owner;
-        MPI_Ireduce(root == s->rank ? MPI_IN_PLACE : piece, piece, (int)(hi - lo), MPI_FLOAT, MPI_SUM, root,
-                    MPI_COMM_WORLD, &r);
+        buffers(s, lo, hi, &send, &recv);
+        /* In place, only the root may pass MPI_IN_PLACE; the others send their piece. */
+        if (send == MPI_IN_PLACE && root != s->rank) send = recv;
+        MPI_Ireduce(send, recv, (int)(hi - lo), MPI_FLOAT, MPI_SUM, root, MPI_COMM_WORLD, &r);
         post(s, r);
     }
 }
@@ -79,18 +102,34 @@ void grad_sync_arm(grad_sync *s, param_store *ps) {
     }
 }
 
-void grad_sync_finish(grad_sync *s, param_store *ps) {
+/* Checking builds: every float must still be what its bucket sent; then the
+ * sums replace it (all of them, or the owner's range under ZeRO-1). */
+static int check_and_take_sums(grad_sync *s) {
+    for (size_t i = 0; i < s->total; i++)
+        if (memcmp(&s->grad[i], &s->sent[i], sizeof(float)) != 0)
+            return crate_fail(CRATE_EINTERNAL, "gradient float %zu changed after its bucket was launched (%g sent, "
+                              "%g now): an objective armed the gradient sync before a backward pass that was not "
+                              "its last", i, s->sent[i], s->grad[i]);
+    size_t lo = s->zero ? (size_t)s->rank * s->chunk : 0, hi = s->zero ? lo + s->chunk : s->total;
+    memcpy(s->grad + lo, s->received + lo, (hi - lo) * sizeof(float));
+    return CRATE_OK;
+}
+
+int grad_sync_finish(grad_sync *s, param_store *ps) {
     ps->on_final = NULL;
     ps->on_final_ctx = NULL;
-    if (s->world == 1) return;
+    if (s->world == 1) return CRATE_OK;
     double t0 = fs_now();
     launch_tail(s, 0);
     MPI_Waitall(s->nrequests, s->requests, MPI_STATUSES_IGNORE);
     s->nrequests = 0;
     s->wait_s += fs_now() - t0;
+    return s->sent ? check_and_take_sums(s) : CRATE_OK;
 }
 
 void grad_sync_free(grad_sync *s) {
     free(s->requests);
+    free(s->sent);
+    free(s->received);
     memset(s, 0, sizeof *s);
 }

@@ -19,6 +19,14 @@
  * or reduce-scatter would; the sums are left UNSCALED (the optimizer scales).
  * With overlap off, every bucket is launched only in grad_sync_finish: the
  * same arithmetic with all communication exposed, for measuring the overlap.
+ *
+ * The rule for several backward passes per step (DESIGN §5): arm only before
+ * the LAST one, because a bucket's floats must not change once launched.
+ * Builds with CRATE_CHECK_GRAD_SYNC (the sanitizer and Debug builds) check
+ * it: each bucket is sent from a snapshot taken at launch into a separate
+ * receive buffer, and grad_sync_finish compares the gradient buffer with the
+ * snapshot before copying the sums in: a float written after its launch is
+ * an internal error naming its offset.
  */
 #ifndef CRATE_GRAD_SYNC_H
 #define CRATE_GRAD_SYNC_H
@@ -36,6 +44,7 @@ typedef struct {
     void *requests;              /* MPI_Request[max_requests] */
     int nrequests, max_requests;
     double wait_s;               /* seconds blocked in grad_sync_finish, summed since the last reset */
+    float *sent, *received;      /* CRATE_CHECK_GRAD_SYNC: snapshot at launch, sums (total floats each) */
 } grad_sync;
 
 /* ps must be allocated and padded to a multiple of the world size. */
@@ -44,8 +53,9 @@ int grad_sync_init(grad_sync *s, const param_store *ps, const comm_info *comm, i
 /* Listen to the coming backward pass of ps (the last micro-step's). */
 void grad_sync_arm(grad_sync *s, param_store *ps);
 /* Launch the remaining buckets, wait for all, stop listening. Afterwards
- * replicated: ps->grad holds the sum over ranks; sharded: the owner's range does. */
-void grad_sync_finish(grad_sync *s, param_store *ps);
+ * replicated: ps->grad holds the sum over ranks; sharded: the owner's range
+ * does. Fails only in checking builds, when a launched float changed. */
+int grad_sync_finish(grad_sync *s, param_store *ps);
 void grad_sync_free(grad_sync *s);
 
 #endif

@@ -23,18 +23,35 @@ void metrics_print_progress(FILE *out, const metrics_record *r, const char *samp
     fflush(out);
 }
 
-int metrics_write_json(FILE *out, const metrics_record *r) {
-    fprintf(out,
-            "{\"step\":%lld,\"loss\":%.9g,\"lr\":%.9g,\"grad_norm\":%.9g,\"samples_per_s\":%.6g,"
-            "\"ms_per_step\":%.6g,\"comm_wait_ms\":%.6g,\"gflops\":%.6g,\"elapsed_s\":%.6g}\n",
-            (long long)r->step, r->loss, r->lr, r->grad_norm, r->samples_per_s, r->ms_per_step, r->comm_wait_ms,
-            r->gflops, r->elapsed_s);
+void metrics_values_add(metrics_values *v, const char *key, double value) {
+    if (v->n >= METRICS_VALUES_MAX) return;
+    v->key[v->n] = key;
+    v->value[v->n++] = value;
+}
+
+static void write_values(FILE *out, const metrics_values *v) {
+    for (int i = 0; v && i < v->n; i++) fprintf(out, ",\"%s\":%.9g", v->key[i], v->value[i]);
+}
+
+static int end_line(FILE *out) {
+    fputs("}\n", out);
     if (fflush(out) != 0 || ferror(out)) return crate_fail(CRATE_EINTERNAL, "writing metrics.jsonl failed");
     return CRATE_OK;
 }
 
-int metrics_write_eval(FILE *out, int64_t step, double knn_top1, double seconds) {
-    fprintf(out, "{\"step\":%lld,\"knn_top1\":%.6f,\"eval_s\":%.3g}\n", (long long)step, knn_top1, seconds);
-    if (fflush(out) != 0 || ferror(out)) return crate_fail(CRATE_EINTERNAL, "writing metrics.jsonl failed");
-    return CRATE_OK;
+int metrics_write_json(FILE *out, const metrics_record *r) {
+    fprintf(out,
+            "{\"step\":%lld,\"loss\":%.9g,\"lr\":%.9g,\"grad_norm\":%.9g,\"samples_per_s\":%.6g,"
+            "\"ms_per_step\":%.6g,\"comm_wait_ms\":%.6g,\"gflops\":%.6g,\"elapsed_s\":%.6g",
+            (long long)r->step, r->loss, r->lr, r->grad_norm, r->samples_per_s, r->ms_per_step, r->comm_wait_ms,
+            r->gflops, r->elapsed_s);
+    write_values(out, r->extra);
+    return end_line(out);
+}
+
+int metrics_write_eval(FILE *out, int64_t step, const metrics_values *v, double seconds) {
+    fprintf(out, "{\"step\":%lld", (long long)step);
+    write_values(out, v);
+    fprintf(out, ",\"eval_s\":%.3g", seconds);
+    return end_line(out);
 }

@@ -51,11 +51,12 @@ void add_forward(float *out, const float *a, const float *b, size_t n);
 /* y += alpha · x */
 void axpy(float *y, float alpha, const float *x, size_t n);
 
-/* ---- masked mean-squared error over rows of width P:
- * loss = Σ_i w_i Σ_j (pred_ij − target_ij)² / (P · Σ_i w_i)   (0 if Σ w = 0)
- * row_weight (M) is e.g. the MAE mask (1 = masked patch, scored). */
-float mse_forward(const float *pred, const float *target, const float *row_weight, int M, int P);
-/* dpred += dloss · 2 w_i (pred − target) / (P · Σ w) */
+/* ---- masked squared error over rows of width P, as a SUM over scored rows
+ * of each row's mean (the objective's loss is (sum, count), objective.h):
+ * loss = Σ_i w_i Σ_j (pred_ij − target_ij)² / P
+ * row_weight (M) is e.g. the MAE mask (1 = masked patch, scored); count = Σ_i w_i. */
+double mse_forward(const float *pred, const float *target, const float *row_weight, int M, int P);
+/* dpred += dloss · 2 w_i (pred − target) / P */
 void mse_backward(float *dpred, const float *pred, const float *target, const float *row_weight,
                   int M, int P, float dloss);
 

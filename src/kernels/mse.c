@@ -1,9 +1,12 @@
 /* mse.c — the row-weighted mean-squared error of kernels.h (the MAE pixel
  * loss, where the row weight is the mask of scored patches):
  *
- *   loss = Σ_i w_i Σ_j (pred_ij − target_ij)² / (P · Σ_i w_i)      (0 if Σ w = 0)
- *   dpred_ij += dloss · 2 w_i (pred_ij − target_ij) / (P · Σ_i w_i)
+ *   loss = Σ_i w_i Σ_j (pred_ij − target_ij)² / P          (a sum; the mean is
+ *   dpred_ij += dloss · 2 w_i (pred_ij − target_ij) / P     loss / Σ_i w_i)
  *
+ * It is a sum, not a mean, so that the trainer can divide by the number of
+ * scored rows of the whole global batch (objective.h), whatever the share
+ * of each micro-batch.
  * The sums run over up to B·N·P ≈ 10⁷ terms, so they accumulate in double;
  * a float sum would lose the low digits the loss curve is compared on.
  * Rows of weight 0 are skipped rather than multiplied by 0, so whatever an
@@ -11,15 +14,7 @@
  */
 #include "src/kernels/kernels.h"
 
-static double mse_weight_sum(const float *row_weight, int M) {
-    double sum = 0.0;
-    for (int i = 0; i < M; i++) sum += row_weight[i];
-    return sum;
-}
-
-float mse_forward(const float *pred, const float *target, const float *row_weight, int M, int P) {
-    double wsum = mse_weight_sum(row_weight, M);
-    if (wsum == 0.0) return 0.0f;
+double mse_forward(const float *pred, const float *target, const float *row_weight, int M, int P) {
     double total = 0.0;
 #pragma omp parallel for reduction(+ : total) schedule(static)
     for (int i = 0; i < M; i++) {
@@ -32,15 +27,13 @@ float mse_forward(const float *pred, const float *target, const float *row_weigh
         }
         total += row_weight[i] * row;
     }
-    return (float)(total / ((double)P * wsum));
+    return total / P;
 }
 
 void mse_backward(float *dpred, const float *pred, const float *target, const float *row_weight,
                   int M, int P, float dloss) {
     if (!dpred) return;
-    double wsum = mse_weight_sum(row_weight, M);
-    if (wsum == 0.0) return;
-    float coef = (float)(2.0 * dloss / ((double)P * wsum));
+    float coef = (float)(2.0 * dloss / P);
 #pragma omp parallel for schedule(static)
     for (int i = 0; i < M; i++) {
         float c = coef * row_weight[i];

@@ -6,6 +6,8 @@
 #include "src/error.h"
 #include "src/kernels/kernels.h"
 
+double linear_layer_flops(const linear_layer *l, int M) { return 3.0 * 2.0 * M * l->C * l->OC; }
+
 const char *layer_name(char *buf, const char *prefix, const char *suffix) {
     snprintf(buf, PARAM_NAME_MAX, "%s.%s", prefix, suffix);
     return buf;

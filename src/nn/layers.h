@@ -36,6 +36,11 @@ void linear_layer_forward(linear_layer *l, const param_store *ps, const float *i
 void linear_layer_backward(const linear_layer *l, param_store *ps, float *dinp, const float *dout,
                            const float *inp, int M);
 
+/* Training FLOPs of M rows: the forward GEMM and the two of backward (dinp,
+ * dweight), 3 · 2·M·C·OC. Every layer and stack reports its FLOPs this way:
+ * 3× its forward GEMMs, so an objective's figure is a sum of its parts. */
+double linear_layer_flops(const linear_layer *l, int M);
+
 /* "<prefix>.<suffix>" into buf (tensor names are built this way everywhere). */
 const char *layer_name(char *buf, const char *prefix, const char *suffix);
 

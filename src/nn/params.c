@@ -77,6 +77,11 @@ int param_store_alloc(param_store *ps) {
     return ps->data && ps->grad ? CRATE_OK : CRATE_EINTERNAL;
 }
 
+int param_store_alloc_untrained(param_store *ps) {
+    ps->data = crate_aligned_zalloc(ps->total * sizeof(float), "parameters");
+    return ps->data ? CRATE_OK : CRATE_EINTERNAL;
+}
+
 int param_store_find(const param_store *ps, const char *name) {
     for (int i = 0; i < ps->count; i++)
         if (strcmp(ps->tensors[i].name, name) == 0) return i;
@@ -89,4 +94,6 @@ size_t param_store_count(const param_store *ps) {
     return n;
 }
 
-void param_store_zero_grad(param_store *ps) { memset(ps->grad, 0, ps->total * sizeof(float)); }
+void param_store_zero_grad(param_store *ps) {
+    if (ps->grad) memset(ps->grad, 0, ps->total * sizeof(float));
+}

@@ -51,7 +51,7 @@ typedef struct {
     int count, cap;
     size_t total;  /* floats in the buffer, including alignment padding */
     float *data;   /* NULL until param_store_alloc */
-    float *grad;
+    float *grad;   /* NULL for an untrained store (teacher, buffers) */
     param_grads_final_fn on_final; /* NULL: nobody listens */
     void *on_final_ctx;
 } param_store;
@@ -72,6 +72,9 @@ void param_store_pad_to(param_store *ps, size_t multiple);
 
 /* Allocates data and grad (64-byte aligned, zeroed). */
 int param_store_alloc(param_store *ps);
+/* Allocates data only (grad stays NULL): a store that is saved but never
+ * trained, such as non-trained buffers. */
+int param_store_alloc_untrained(param_store *ps);
 
 static inline float *param_data(const param_store *ps, int id) { return ps->data + ps->tensors[id].offset; }
 static inline float *param_grad(const param_store *ps, int id) { return ps->grad + ps->tensors[id].offset; }
