@@ -43,6 +43,20 @@ int block_stack_alloc(block_stack *s, arena *a, int B, int N) {
     return ln_layer_alloc(&s->final_ln, a, B * N);
 }
 
+int block_stack_activation_set(block_stack *dst, const block_stack *src, arena *a, int B, int N) {
+    size_t n = (size_t)(src->depth > 0 ? src->depth : 1);
+    *dst = *src;
+    dst->blocks = crate_malloc(n * src->stride, "block stack");
+    dst->first_tensor = crate_malloc(n * sizeof(int), "block stack");
+    if (!dst->blocks || !dst->first_tensor) {
+        block_stack_destroy(dst);
+        return CRATE_EINTERNAL;
+    }
+    memcpy(dst->blocks, src->blocks, n * src->stride);
+    memcpy(dst->first_tensor, src->first_tensor, n * sizeof(int));
+    return block_stack_alloc(dst, a, B, N); /* every activation pointer is replaced */
+}
+
 const float *block_stack_layer_output(const block_stack *s, int i) {
     return s->ops->output(block_stack_at(s, i));
 }

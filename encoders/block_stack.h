@@ -46,6 +46,11 @@ static inline void *block_stack_at(const block_stack *s, int i) { return s->bloc
 void block_stack_destroy(block_stack *s);
 
 int block_stack_alloc(block_stack *s, arena *a, int B, int N);
+/* Activation sets (DESIGN §4): a declared stack is its weights (parameter ids
+ * and config, shared) plus the activations of one pass. dst becomes the same
+ * weights with activations of its own for (B, N) from a, so two passes of
+ * different shapes can both be kept for backward. Destroy dst as any stack. */
+int block_stack_activation_set(block_stack *dst, const block_stack *src, arena *a, int B, int N);
 /* z0 (B·N, d) → s->final_ln.out */
 void block_stack_forward(block_stack *s, const param_store *ps, const float *z0, int B, int N);
 /* dz0 += ∂⟨dout, out⟩/∂z0 */

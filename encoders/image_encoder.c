@@ -19,6 +19,12 @@ int image_encoder_alloc(image_encoder *e, arena *a, int B, int n_tok_max) {
     return rc == CRATE_OK ? block_stack_alloc(&e->stack, a, B, 1 + n_tok_max) : rc;
 }
 
+int image_encoder_activation_set(image_encoder *dst, const image_encoder *src, arena *a, int B, int n_tok_max) {
+    dst->embed = src->embed; /* parameter ids and the fixed position table are shared */
+    int rc = patch_embed_alloc(&dst->embed, a, B, n_tok_max);
+    return rc == CRATE_OK ? block_stack_activation_set(&dst->stack, &src->stack, a, B, 1 + n_tok_max) : rc;
+}
+
 void image_encoder_destroy(image_encoder *e) { block_stack_destroy(&e->stack); }
 
 void image_encoder_forward(image_encoder *e, const param_store *ps, const float *patches, const int *idx,

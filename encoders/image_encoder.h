@@ -22,6 +22,9 @@ typedef struct {
 int image_encoder_declare(image_encoder *e, param_store *ps, arena *a, const char *prefix,
                           const image_encoder_config *cfg);
 int image_encoder_alloc(image_encoder *e, arena *a, int B, int n_tok_max);
+/* Another activation set of the declared encoder src (same parameters) for B
+ * samples of up to n_tok_max patches (block_stack.h); destroy it as any encoder. */
+int image_encoder_activation_set(image_encoder *dst, const image_encoder *src, arena *a, int B, int n_tok_max);
 void image_encoder_destroy(image_encoder *e);
 void image_encoder_forward(image_encoder *e, const param_store *ps, const float *patches, const int *idx,
                            const uint8_t *masked, int B, int n_tok);
