@@ -8,7 +8,9 @@
  * `crate-probe CKPT --export-safetensors FILE` writes the encoder's tensors.
  */
 #include <cblas.h>
+#include <errno.h>
 #include <omp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,11 +28,20 @@
 
 static const char *TOOL = "crate-probe";
 static const char *FEATURE_NAMES[] = {"cls", "mean", "cls+mean"};
+/* The default feature is the best one measured on MAE encoders (README,
+ * Evaluating encoders): mean-pooled patch tokens of the last 4 layers; the
+ * cls token alone, the weakest, falls below raw pixels. */
+static const feature_kind DEFAULT_FEATURE = FEATURE_MEAN;
+enum { DEFAULT_LAYERS = 4 };
+/* The checkpoint reader builds CKPT/latest, CKPT/step-N and the files in it
+ * in PATH_CAP-byte buffers (src/ckpt/checkpoint.h): CKPT leaves room for
+ * the step folder and the longest file name. */
+enum { CKPT_PATH_MAX = PATH_CAP - 64 };
 
 typedef struct {
     const char *ckpt, *train, *test, *save_features, *export_path, *out;
     feature_kind feature;
-    int layers, knn_k, raw_baseline, batch, threads, train_limit, test_limit;
+    int layers, layers_given, knn_k, raw_baseline, batch, threads, train_limit, test_limit;
 } probe_args;
 
 static void usage(FILE *out) {
@@ -45,10 +56,13 @@ static void usage(FILE *out) {
             "Prints a summary and one JSON line: {\"linear_top1\", \"knn_top1\", \"raw_linear_top1\", ...}.\n"
             "\n"
             "  --train DIR, --test DIR      image shards (crate-data)\n"
-            "  --feature cls|mean|cls+mean  which encoding of an image (default cls)\n"
-            "  --layers K                   concatenate the feature of the last K layers (default 1; the\n"
-            "                               last after the encoder's final LayerNorm); for MAE encoders\n"
-            "                               --feature mean --layers 4 measured best (README has the figures)\n"
+            "  --feature cls|mean|cls+mean  which encoding of an image: the cls token, the mean of the patch\n"
+            "                               tokens, or both (default mean)\n"
+            "  --layers K                   concatenate the feature of the last K layers, the last after the\n"
+            "                               encoder's final LayerNorm (default 4, or all layers of an encoder\n"
+            "                               with fewer). The defaults, mean of the last 4 layers, measured\n"
+            "                               best on MAE encoders; cls of the last layer alone, the weakest,\n"
+            "                               scores below raw pixels (README has the figures)\n"
             "  --knn K                      neighbours of the k-NN vote (default 20; 0 skips k-NN)\n"
             "  --baseline raw               also probe raw pixels, standardized\n"
             "  --save-features DIR          write {train,test}_{features,labels}.npy (float32 / int64)\n"
@@ -61,7 +75,7 @@ static void usage(FILE *out) {
 }
 
 static int parse_args(int argc, char **argv, probe_args *a) {
-    *a = (probe_args){.feature = FEATURE_CLS, .layers = 1, .knn_k = 20, .batch = 256};
+    *a = (probe_args){.feature = DEFAULT_FEATURE, .layers = DEFAULT_LAYERS, .knn_k = 20, .batch = 256};
     for (int i = 1; i < argc; i++) {
         const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int takes = 1;
@@ -72,7 +86,7 @@ static int parse_args(int argc, char **argv, probe_args *a) {
         else if (!strcmp(k, "--save-features")) a->save_features = v;
         else if (!strcmp(k, "--export-safetensors")) a->export_path = v;
         else if (!strcmp(k, "--out")) a->out = v;
-        else if (!strcmp(k, "--layers")) a->layers = atoi(v);
+        else if (!strcmp(k, "--layers")) a->layers = atoi(v), a->layers_given = 1;
         else if (!strcmp(k, "--knn")) a->knn_k = atoi(v);
         else if (!strcmp(k, "--batch")) a->batch = atoi(v);
         else if (!strcmp(k, "--threads")) a->threads = atoi(v);
@@ -88,6 +102,10 @@ static int parse_args(int argc, char **argv, probe_args *a) {
         i += takes;
     }
     if (!a->ckpt) return crate_fail(CRATE_EINPUT, "missing CKPT (see --help)");
+    if (strlen(a->ckpt) > CKPT_PATH_MAX)
+        return crate_fail(CRATE_EINPUT, "checkpoint path of %zu characters is longer than the %d the checkpoint "
+                          "reader takes (PATH_CAP in src/ckpt/checkpoint.h, less room for the files in it): "
+                          "name the checkpoint by a shorter path, e.g. a symlink", strlen(a->ckpt), CKPT_PATH_MAX);
     if (!a->export_path && (!a->train || !a->test))
         return crate_fail(CRATE_EINPUT, "--train and --test are both needed (or --export-safetensors)");
     if (a->layers < 1 || a->knn_k < 0 || a->batch < 1 || a->threads < 0)
@@ -150,6 +168,7 @@ typedef struct {
     probe_accuracy linear, knn, raw;
     float wd, raw_wd;
     int64_t step;
+    int layers; /* used: --layers, or the default clamped to the encoder's depth */
 } probe_report;
 
 /* Rank 0: every probe on the gathered features. */
@@ -176,27 +195,90 @@ static int run_probes(const probe_args *a, feature_set *train, feature_set *test
     return rc;
 }
 
-static void print_report(const probe_args *a, const probe_report *r, int n_train, int n_test, double seconds) {
+/* ---- the JSON line ----
+ * Built in a buffer that grows as needed, since it holds the checkpoint path
+ * as given, of any length; strings are escaped as JSON requires. An
+ * allocation failure marks the line failed rather than cutting it short. */
+typedef struct {
+    char *s;
+    size_t len, cap;
+    int failed;
+} json_line;
+
+/* Room for `more` bytes and the closing NUL. */
+static int json_reserve(json_line *j, size_t more) {
+    if (j->failed) return 0;
+    if (j->len + more < j->cap) return 1;
+    size_t cap = j->cap ? j->cap : 512;
+    while (cap <= j->len + more) cap *= 2;
+    char *s = realloc(j->s, cap);
+    if (!s) return j->failed = 1, 0;
+    j->s = s, j->cap = cap;
+    return 1;
+}
+
+static void json_printf(json_line *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void json_printf(json_line *j, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) j->failed = 1;
+    if (n < 0 || !json_reserve(j, (size_t)n)) return;
+    va_start(ap, fmt);
+    vsnprintf(j->s + j->len, j->cap - j->len, fmt, ap);
+    va_end(ap);
+    j->len += (size_t)n;
+}
+
+/* v as a JSON string: quoted; \" \\ \n \t \r escaped, other control
+ * characters as \u00XX; other bytes (UTF-8 included) as they are. */
+static void json_string(json_line *j, const char *v) {
+    size_t n = strlen(v);
+    if (!json_reserve(j, 6 * n + 2)) return; /* \u00XX is the longest escape */
+    char *o = j->s + j->len;
+    *o++ = '"';
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+        if (*p == '"' || *p == '\\') *o++ = '\\', *o++ = (char)*p;
+        else if (*p == '\n') *o++ = '\\', *o++ = 'n';
+        else if (*p == '\t') *o++ = '\\', *o++ = 't';
+        else if (*p == '\r') *o++ = '\\', *o++ = 'r';
+        else if (*p < 0x20) o += sprintf(o, "\\u%04x", *p);
+        else *o++ = (char)*p;
+    }
+    *o++ = '"';
+    *o = 0;
+    j->len = (size_t)(o - j->s);
+}
+
+static int print_report(const probe_args *a, const probe_report *r, int n_train, int n_test, double seconds) {
     printf("\n%s: %s (step %lld), feature %s x %d layer(s), %d train / %d test images\n", TOOL, a->ckpt,
-           (long long)r->step, FEATURE_NAMES[a->feature], a->layers, n_train, n_test);
+           (long long)r->step, FEATURE_NAMES[a->feature], r->layers, n_train, n_test);
     printf("  linear probe   top-1 %6.2f%%  top-5 %6.2f%%  (weight decay %g)\n", 100 * r->linear.top1,
            100 * r->linear.top5, r->wd);
     if (a->knn_k > 0) printf("  k-NN (k=%d)    top-1 %6.2f%%\n", a->knn_k, 100 * r->knn.top1);
     if (a->raw_baseline) printf("  raw pixels     top-1 %6.2f%%  (linear probe: the number to beat)\n", 100 * r->raw.top1);
     printf("  %.1f s\n", seconds);
-    char json[2048];
-    int n = snprintf(json, sizeof json,
-                     "{\"checkpoint\":\"%s\",\"step\":%lld,\"feature\":\"%s\",\"layers\":%d,\"n_train\":%d,"
-                     "\"n_test\":%d,\"linear_top1\":%.6f,\"linear_top5\":%.6f,\"weight_decay\":%g",
-                     a->ckpt, (long long)r->step, FEATURE_NAMES[a->feature], a->layers, n_train, n_test,
-                     r->linear.top1, r->linear.top5, r->wd);
-    if (a->knn_k > 0) n += snprintf(json + n, sizeof json - (size_t)n, ",\"knn_k\":%d,\"knn_top1\":%.6f", a->knn_k, r->knn.top1);
-    if (a->raw_baseline) n += snprintf(json + n, sizeof json - (size_t)n, ",\"raw_linear_top1\":%.6f", r->raw.top1);
-    snprintf(json + n, sizeof json - (size_t)n, ",\"seconds\":%.2f}", seconds);
-    puts(json);
+    json_line j = {0};
+    json_printf(&j, "{\"checkpoint\":");
+    json_string(&j, a->ckpt);
+    json_printf(&j, ",\"step\":%lld,\"feature\":", (long long)r->step);
+    json_string(&j, FEATURE_NAMES[a->feature]);
+    json_printf(&j, ",\"layers\":%d,\"n_train\":%d,\"n_test\":%d,\"linear_top1\":%.6f,\"linear_top5\":%.6f,"
+                "\"weight_decay\":%g", r->layers, n_train, n_test, r->linear.top1, r->linear.top5, r->wd);
+    if (a->knn_k > 0) json_printf(&j, ",\"knn_k\":%d,\"knn_top1\":%.6f", a->knn_k, r->knn.top1);
+    if (a->raw_baseline) json_printf(&j, ",\"raw_linear_top1\":%.6f", r->raw.top1);
+    json_printf(&j, ",\"seconds\":%.2f}", seconds);
+    if (j.failed) {
+        free(j.s);
+        return crate_fail(CRATE_EINTERNAL, "out of memory building the JSON line");
+    }
+    puts(j.s);
     FILE *f = a->out ? fopen(a->out, "a") : NULL;
-    if (a->out && !f) fprintf(stderr, "%s: cannot append to %s\n", TOOL, a->out);
-    if (f) fprintf(f, "%s\n", json), fclose(f);
+    if (a->out && !f) fprintf(stderr, "%s: cannot append to %s: %s\n", TOOL, a->out, strerror(errno));
+    if (f) fprintf(f, "%s\n", j.s), fclose(f);
+    free(j.s);
+    return CRATE_OK;
 }
 
 static int probe(const comm_info *c, const probe_args *a) {
@@ -211,16 +293,25 @@ static int probe(const comm_info *c, const probe_args *a) {
         image_dataset_shape(ds_train, &C, &H, &W);
         rc = frozen_encoder_open(&fe, a->ckpt, C, H, W, a->batch);
     }
-    if (rc == CRATE_OK && a->layers > fe.depth)
-        rc = crate_fail(CRATE_EINPUT, "--layers %d: the encoder has %d layers", a->layers, fe.depth);
+    /* An explicit --layers beyond the encoder is a mistake; the default
+     * takes what a shallower encoder has (mae-tiny has 2 layers). */
+    int layers = a->layers;
+    if (rc == CRATE_OK && layers > fe.depth && a->layers_given)
+        rc = crate_fail(CRATE_EINPUT, "--layers %d: the encoder has %d layers", layers, fe.depth);
+    else if (rc == CRATE_OK && layers > fe.depth) {
+        if (c->rank == 0)
+            fprintf(stderr, "%s: note: the encoder has %d layer(s), fewer than the default --layers %d: using all %d\n",
+                    TOOL, fe.depth, layers, fe.depth);
+        layers = fe.depth;
+    }
     rc = comm_agree_message(c, rc);
     feature_set train = {0}, test = {0};
-    if (rc == CRATE_OK) rc = probe_features_encode(c, &fe, ds_train, a->train_limit, a->feature, a->layers, &train);
-    if (rc == CRATE_OK) rc = probe_features_encode(c, &fe, ds_test, a->test_limit, a->feature, a->layers, &test);
+    if (rc == CRATE_OK) rc = probe_features_encode(c, &fe, ds_train, a->train_limit, a->feature, layers, &train);
+    if (rc == CRATE_OK) rc = probe_features_encode(c, &fe, ds_test, a->test_limit, a->feature, layers, &test);
     if (rc == CRATE_OK && c->rank == 0) {
-        probe_report rep = {.step = fe.step};
+        probe_report rep = {.step = fe.step, .layers = layers};
         rc = run_probes(a, &train, &test, ds_train, ds_test, &rep);
-        if (rc == CRATE_OK) print_report(a, &rep, train.n, test.n, fs_now() - start);
+        if (rc == CRATE_OK) rc = print_report(a, &rep, train.n, test.n, fs_now() - start);
     }
     feature_set_free(&train);
     feature_set_free(&test);

@@ -65,11 +65,21 @@ int frozen_encoder_for_config(frozen_encoder *fe, const train_config *cfg, int C
     return rc;
 }
 
-void frozen_encoder_copy(frozen_encoder *fe, const param_store *training) {
+int frozen_encoder_copy(frozen_encoder *fe, const param_store *training) {
     for (int id = 0; id < fe->ps.count; id++) {
-        int src = param_store_find(training, fe->ps.tensors[id].name);
-        memcpy(param_data(&fe->ps, id), param_data(training, src), fe->ps.tensors[id].numel * sizeof(float));
+        const param_tensor *t = &fe->ps.tensors[id];
+        int src = param_store_find(training, t->name);
+        if (src < 0)
+            return crate_fail(CRATE_EINTERNAL, "the training parameters have no tensor %s, which the frozen "
+                              "encoder (k-NN monitor) needs: were they declared from another config?", t->name);
+        const param_tensor *from = &training->tensors[src];
+        if (from->ndim != t->ndim || memcmp(from->shape, t->shape, (size_t)t->ndim * sizeof t->shape[0]))
+            return crate_fail(CRATE_EINTERNAL, "tensor %s has another shape in the training parameters than the "
+                              "frozen encoder (k-NN monitor) declared: were they declared from another config?",
+                              t->name);
+        memcpy(param_data(&fe->ps, id), param_data(training, src), t->numel * sizeof(float));
     }
+    return CRATE_OK;
 }
 
 int frozen_encoder_open(frozen_encoder *fe, const char *path, int C, int H, int W, int batch) {

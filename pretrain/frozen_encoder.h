@@ -45,7 +45,10 @@ int frozen_encoder_open(frozen_encoder *fe, const char *path, int C, int H, int 
 /* The same encoder for a training run's config, its tensors copied from the
  * training store with frozen_encoder_copy (the k-NN monitor, eval.every). */
 int frozen_encoder_for_config(frozen_encoder *fe, const train_config *cfg, int C, int H, int W, int batch);
-void frozen_encoder_copy(frozen_encoder *fe, const param_store *training);
+/* Copies every encoder tensor from `training` by name. Fails, naming the
+ * tensor, if `training` has no tensor of that name or one of another shape
+ * (a store of another model); fe's tensors are then partly copied. */
+int frozen_encoder_copy(frozen_encoder *fe, const param_store *training);
 /* Floats per feature row. */
 int frozen_encoder_feature_dim(const frozen_encoder *fe, feature_kind kind, int layers);
 /* images (n, C, H, W) uint8, n <= batch → out (n, feature_dim). */

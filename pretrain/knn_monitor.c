@@ -21,9 +21,11 @@ int knn_monitor_open(knn_monitor *m, const train_config *cfg) {
 }
 
 int knn_monitor_run(knn_monitor *m, const comm_info *c, const param_store *training, double *top1) {
-    frozen_encoder_copy(&m->fe, training);
-    feature_set bank, queries;
-    int rc = probe_features_encode(c, &m->fe, m->train, m->train_samples, m->feature, 1, &bank);
+    feature_set bank = {0}, queries = {0};
+    /* Every rank holds the same store, so a failed copy fails everywhere;
+     * agreeing anyway keeps a rank from entering the gathers alone. */
+    int rc = comm_agree_message(c, frozen_encoder_copy(&m->fe, training));
+    if (rc == CRATE_OK) rc = probe_features_encode(c, &m->fe, m->train, m->train_samples, m->feature, 1, &bank);
     if (rc == CRATE_OK) rc = probe_features_encode(c, &m->fe, m->test, m->test_samples, m->feature, 1, &queries);
     if (rc == CRATE_OK && c->rank == 0) {
         int C = feature_set_classes(&bank);
@@ -32,7 +34,7 @@ int knn_monitor_run(knn_monitor *m, const comm_info *c, const param_store *train
         probe_split tr = {bank.X, bank.y, bank.n}, te = {queries.X, queries.y, queries.n};
         probe_accuracy acc;
         rc = knn_evaluate(&tr, &te, bank.f, C, &kc, &acc);
-        *top1 = acc.top1;
+        if (rc == CRATE_OK) *top1 = acc.top1;
     }
     feature_set_free(&bank);
     feature_set_free(&queries);

@@ -1,15 +1,47 @@
 /* probe_features.c — see probe_features.h. */
 #include "pretrain/probe_features.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "src/error.h"
 
-static int rows_of(image_dataset *ds, int limit) {
+/* Rank 0 receives the features in rounds of at most PROBE_GATHER_BYTES:
+ * MPI counts and displacements are ints, so a single gather of the whole set
+ * would overflow past 2 GiB. Each round covers the rows [lo, hi) of the
+ * result; every rank sends the part of its own block inside them, and as the
+ * blocks are contiguous and in rank order, the parts arrive in place at row
+ * lo, with no copy. (A smaller value, -DPROBE_GATHER_BYTES=4096, tests the
+ * rounds on small data.) */
+#ifndef PROBE_GATHER_BYTES
+#define PROBE_GATHER_BYTES ((size_t)1 << 30)
+#endif
+
+/* Rows the probes take from ds: the first `limit` (<= 0: all), as an int. */
+static int rows_of(image_dataset *ds, int limit, int *rows) {
     uint64_t n = image_dataset_count(ds);
     if (limit > 0 && (uint64_t)limit < n) n = (uint64_t)limit;
-    return (int)n;
+    if (n > INT_MAX)
+        return crate_fail(CRATE_EINPUT, "a data set of %llu images is more than a probe takes (%d): use only the "
+                          "first N (--train-limit, --test-limit)", (unsigned long long)n, INT_MAX);
+    *rows = (int)n;
+    return CRATE_OK;
+}
+
+/* Rows [first, end) of an n-row set (each of row_bytes) are this rank's, in
+ * mine; rank 0 gets all n rows in `all` (NULL on other ranks). Collective:
+ * every rank makes the same rounds. row_bytes <= PROBE_GATHER_BYTES. */
+static void gather_rows(const void *mine, int first, int end, int n, size_t row_bytes, void *all) {
+    size_t per = PROBE_GATHER_BYTES / row_bytes;
+    int per_round = per > INT_MAX ? INT_MAX : (int)per;
+    for (int lo = 0, hi; lo < n; lo = hi) {
+        hi = n - lo > per_round ? lo + per_round : n;
+        int a = first > lo ? first : lo, b = end < hi ? end : hi;
+        size_t rows = b > a ? (size_t)(b - a) : 0;
+        const char *from = rows ? (const char *)mine + (size_t)(a - first) * row_bytes : mine;
+        comm_gather_bytes(from, rows * row_bytes, all ? (char *)all + (size_t)lo * row_bytes : NULL);
+    }
 }
 
 int probe_features_encode(const comm_info *c, frozen_encoder *fe, image_dataset *ds, int limit, feature_kind kind,
@@ -17,19 +49,25 @@ int probe_features_encode(const comm_info *c, frozen_encoder *fe, image_dataset 
     memset(out, 0, sizeof *out);
     int C, H, W, B = fe->batch;
     image_dataset_shape(ds, &C, &H, &W);
-    out->n = rows_of(ds, limit);
+    /* Both checks give every rank the same answer: no rank is left in a gather. */
+    int rc = rows_of(ds, limit, &out->n);
+    if (rc != CRATE_OK) return rc;
     out->f = frozen_encoder_feature_dim(fe, kind, layers);
-    int nb = (out->n + B - 1) / B;
-    int first = (int)((int64_t)c->rank * nb / c->world) * B, end = (int)((int64_t)(c->rank + 1) * nb / c->world) * B;
+    if ((size_t)out->f * sizeof(float) > PROBE_GATHER_BYTES)
+        return crate_fail(CRATE_EINPUT, "a feature row of %d floats is more than the probe gathers at once "
+                          "(%zu bytes): use fewer --layers", out->f, (size_t)PROBE_GATHER_BYTES);
+    int64_t nb = ((int64_t)out->n + B - 1) / B;
+    int64_t first = c->rank * nb / c->world * B, end = (c->rank + 1) * nb / c->world * B;
     if (end > out->n) end = out->n;
-    int mine = end > first ? end - first : 0;
+    if (first > end) first = end;
+    int mine = (int)(end - first);
     size_t image = (size_t)C * H * W;
     float *X = crate_malloc((size_t)(mine ? mine : 1) * out->f * sizeof(float), "features");
     int *y = crate_malloc((size_t)(mine ? mine : 1) * sizeof(int), "labels");
     uint8_t *pixels = crate_malloc((size_t)B * image, "image batch");
-    int rc = X && y && pixels ? CRATE_OK : CRATE_EINTERNAL;
-    for (int at = first; at < end && rc == CRATE_OK; at += B) {
-        int n = end - at < B ? end - at : B;
+    rc = X && y && pixels ? CRATE_OK : CRATE_EINTERNAL;
+    for (int64_t at = first; at < end && rc == CRATE_OK; at += B) {
+        int n = end - at < B ? (int)(end - at) : B;
         for (int i = 0; i < n && rc == CRATE_OK; i++) {
             int32_t label;
             rc = image_dataset_read(ds, (uint64_t)(at + i), pixels + (size_t)i * image, &label);
@@ -46,8 +84,8 @@ int probe_features_encode(const comm_info *c, frozen_encoder *fe, image_dataset 
     }
     rc = comm_agree_message(c, rc);
     if (rc == CRATE_OK) {
-        comm_gather_bytes(X, (size_t)mine * out->f * sizeof(float), out->X);
-        comm_gather_bytes(y, (size_t)mine * sizeof(int), out->y);
+        gather_rows(X, (int)first, (int)end, out->n, (size_t)out->f * sizeof(float), out->X);
+        gather_rows(y, (int)first, (int)end, out->n, sizeof(int), out->y);
     }
     free(X);
     free(y);
@@ -59,12 +97,13 @@ int probe_features_raw(image_dataset *ds, int limit, feature_set *out) {
     memset(out, 0, sizeof *out);
     int C, H, W;
     image_dataset_shape(ds, &C, &H, &W);
-    out->n = rows_of(ds, limit);
+    int rc = rows_of(ds, limit, &out->n);
+    if (rc != CRATE_OK) return rc;
     out->f = C * H * W;
     out->X = crate_malloc((size_t)out->n * out->f * sizeof(float), "raw features");
     out->y = crate_malloc((size_t)out->n * sizeof(int), "labels");
     uint8_t *pixels = crate_malloc((size_t)out->f, "image");
-    int rc = out->X && out->y && pixels ? CRATE_OK : CRATE_EINTERNAL;
+    rc = out->X && out->y && pixels ? CRATE_OK : CRATE_EINTERNAL;
     for (int i = 0; i < out->n && rc == CRATE_OK; i++) {
         int32_t label;
         rc = image_dataset_read(ds, (uint64_t)i, pixels, &label);

@@ -5,6 +5,10 @@
  * encodes batches [r·nb/W, (r+1)·nb/W). Every batch holds the same images
  * whatever the rank count, so the features, and every probe result computed
  * from them, do not depend on how many ranks extracted them.
+ *
+ * A set holds up to INT_MAX rows of any width up to 1 GiB; rank 0 gathers it
+ * in rounds of at most 1 GiB, so no MPI count or displacement overflows
+ * however large the whole set is.
  */
 #ifndef CRATE_PROBE_FEATURES_H
 #define CRATE_PROBE_FEATURES_H

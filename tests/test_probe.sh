@@ -3,6 +3,8 @@
 #  - crate-probe on a checkpoint written by 2 ranks gives the same numbers
 #    run on 1 rank and on 2 ranks (equal threads per rank), with the raw-pixel
 #    baseline in the JSON line;
+#  - its default feature, mean of the last 4 layers, takes both layers of
+#    mae-tiny (depth 2) with a note; an explicit --layers 4 is an error;
 #  - --save-features writes .npy files numpy reads with the right shapes;
 #  - --export-safetensors writes the encoder's tensors, read back by a reader
 #    written here and compared with the checkpoint shard itself, decompressed
@@ -33,13 +35,25 @@ echo "2 ranks: $(numbers "$tmp/p2.txt")"
 check "1 and 2 ranks give the same numbers" [ "$(numbers "$tmp/p1.txt")" = "$(numbers "$tmp/p2.txt")" ]
 check "the JSON line has the linear, k-NN and raw results" grep -q '"linear_top1".*"knn_top1".*"raw_linear_top1"' "$tmp/p1.txt"
 check "--out appended the JSON line" [ "$(wc -l <"$tmp/sweep.jsonl")" -eq 1 ]
-check "features as .npy with the right shapes" "$py" -c "
+check "the default feature is mean of all layers of a depth-2 encoder" "$py" -c "
+import json
+d = json.loads(open('$tmp/sweep.jsonl').read())
+assert d['feature'] == 'mean' and d['layers'] == 2, d
+"
+check "... with a note saying so" grep -q "note: the encoder has 2 layer(s), fewer than the default --layers 4" \
+  "$tmp/p1.txt"
+check "features as .npy with the right shapes (2 layers of 32)" "$py" -c "
 import numpy as np, sys
 d = '$tmp/F'
 x, y, t, u = (np.load(f'{d}/{n}.npy') for n in ('train_features', 'train_labels', 'test_features', 'test_labels'))
-assert x.shape == (3000, 32) and x.dtype == np.float32 and y.shape == (3000,) and y.dtype == np.int64, (x.shape, y.shape)
-assert t.shape == (1000, 32) and u.shape == (1000,) and 0 <= y.min() and y.max() == 9
+assert x.shape == (3000, 64) and x.dtype == np.float32 and y.shape == (3000,) and y.dtype == np.int64, (x.shape, y.shape)
+assert t.shape == (1000, 64) and u.shape == (1000,) and 0 <= y.min() and y.max() == 9
 "
+probe 1 "$tmp/p3.txt" --feature cls --layers 1 --knn 0
+check "--feature cls --layers 1 still works" grep -q '"feature":"cls","layers":1' "$tmp/p3.txt"
+probe 1 "$tmp/p4.txt" --layers 4
+check "an explicit --layers 4 on a depth-2 encoder exits 2" [ $? -eq 2 ]
+check "... naming the depth" grep -q -- "--layers 4: the encoder has 2 layers" "$tmp/p4.txt"
 
 "$build/crate-pretrain" configs/mae-tiny.yaml data.train="$tmp/D/train" run.dir="$tmp/R1" schedule.steps=20 >/dev/null 2>&1
 "$build/crate-probe" "$tmp/R1/ckpt" --export-safetensors "$tmp/enc.safetensors" >"$tmp/export.txt" 2>&1
