@@ -4,6 +4,10 @@
  * of shards), image_dataset (the reader of a file or a directory, with a
  * bounded cache of decompressed blocks).
  *
+ * Implemented in data/shard_format.c (the bytes of the header and the index,
+ * and their checks), shard_write.c (the writers), shard_read.c (the reader)
+ * and shard_cache.c (the block cache).
+ *
  * A dataset PATH is a directory holding shard-00000.crs, shard-00001.crs, …
  * (numbered without gaps; other names are ignored) or one shard file. Records
  * are numbered globally across the shards in file-number order.
