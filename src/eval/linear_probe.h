@@ -27,6 +27,8 @@
 
 #include <stdint.h>
 
+#include "src/optim/lbfgs.h"
+
 /* One split of a data set; X (n,f) and y (n) are the caller's, never written. */
 typedef struct {
     const float *X;
@@ -81,12 +83,9 @@ typedef struct {
     int converged;      /* 1 if it stopped on a tolerance, 0 on max_iter */
 } linear_probe;
 
-typedef struct {
-    int max_iter;   /* L-BFGS iterations (each one or more (L, ∇L) evaluations) */
-    int history;    /* L-BFGS memory: correction pairs kept */
-    float grad_tol; /* stop when max |∂L/∂θ| <= grad_tol */
-    double ftol;    /* or when the relative decrease of L in one step <= ftol */
-} linear_probe_config;
+/* Training options: those of the optimizer, L-BFGS over θ (src/optim/lbfgs.h:
+ * max_iter, history, grad_tol on max |∂L/∂θ|, ftol on the decrease of L). */
+typedef lbfgs_config linear_probe_config;
 
 /* max_iter 1000, history 10, grad_tol 1e-4, ftol 1e-9. On standardized
  * features grad_tol 1e-4 is where top-1 stops moving (Fashion-MNIST, 60k ×
