@@ -9,8 +9,10 @@ packages=(
   libopenmpi-dev openmpi-bin        # MPI ranks
   libopenblas-openmp-dev            # sgemm; the OpenMP build shares our thread pool
   liblz4-dev libyaml-dev            # shards and checkpoints; configs
+  libsentencepiece-dev              # the tokenizer (data/spm.h)
   dataset-fashion-mnist             # the image data (DESIGN §11)
   python3-numpy python3-yaml lz4    # tests: independent readers of .npy, safetensors and checkpoints
+  sentencepiece                     # tests: spm_encode as an independent tokenizer
   munge slurm-wlm slurmctld slurmd slurm-client  # tests: a real one-node Slurm (launch/slurm-local.sh)
 )
 
