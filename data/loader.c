@@ -252,12 +252,6 @@ int image_loader_next(image_loader *ld, const image_batch **batch) {
 
 uint64_t image_loader_dataset_size(const image_loader *ld) { return ld->n_data; }
 
-void image_loader_shape(const image_loader *ld, int *C, int *H, int *W) {
-    if (C) *C = ld->C;
-    if (H) *H = ld->H;
-    if (W) *W = ld->W;
-}
-
 void image_loader_close(image_loader *ld) {
     if (!ld) return;
     if (ld->worker_started) {

@@ -60,7 +60,6 @@ int image_loader_open(image_loader **out, const char *path, const image_loader_c
 /* The batch of the next step; valid until the next call or close. */
 int image_loader_next(image_loader *ld, const image_batch **batch);
 uint64_t image_loader_dataset_size(const image_loader *ld);
-void image_loader_shape(const image_loader *ld, int *C, int *H, int *W);
 /* Stops and joins the worker (also mid-failure), frees everything. NULL is a no-op. */
 void image_loader_close(image_loader *ld);
 
