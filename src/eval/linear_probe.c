@@ -1,8 +1,9 @@
 /* linear_probe.c — see linear_probe.h.
  *
  * Layout: scoring and label checks (shared with knn.c), standardization, the
- * objective (two GEMMs and a row-wise softmax, fused over blocks of rows),
- * training (src/optim/lbfgs.h minimizes the objective), and the sweep.
+ * objective (the fused softmax cross-entropy of src/kernels/kernels.h over
+ * fixed row chunks, plus the λ term), training (src/optim/lbfgs.h minimizes
+ * the objective), and the sweep.
  *
  * Determinism: every sum whose order could depend on the thread count is
  * split into a fixed set of row ranges summed alone and then added in order
@@ -12,12 +13,12 @@
 #include "src/eval/linear_probe.h"
 
 #include <cblas.h>
-#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "src/error.h"
+#include "src/kernels/kernels.h"
 #include "src/nn/rng.h"
 #include "src/optim/lbfgs.h"
 
@@ -132,15 +133,18 @@ void linear_probe_logits(const linear_probe *m, const float *X, int n, float *lo
 
 /* The objective makes ONE pass over X per evaluation. X is cut into
  * OBJ_CHUNKS contiguous row ranges (a fixed number, whatever the thread
- * count) that threads take whole; a chunk walks its rows in blocks small
- * enough to stay in cache (OBJ_BLOCK_BYTES of X) and for each block runs
+ * count) that threads take whole; a chunk runs the fused softmax
+ * cross-entropy of kernels.h (lm_cross_entropy, E = W, V = C classes,
+ * dloss = 1/n) over its rows in blocks small enough to stay in cache
+ * (OBJ_BLOCK_BYTES of X), each block
  *   Z_blk = X_blk Wᵀ + b  →  G_blk = (P − Y)_blk / n  →  dW_chunk += G_blkᵀ X_blk,
  * so the second GEMM reads X_blk from cache, not memory. A whole-X GEMM with
  * C = 10 output columns runs at ~25 GFLOP/s here (OpenBLAS packs all of X each
  * call, twice per evaluation); the fused pass reads X once. The chunks' partial
  * dW, db and loss are added in chunk order, so the result does not depend on
- * the number of threads. sgemm called inside the parallel region runs
- * single-threaded (OpenBLAS's OpenMP build checks omp_in_parallel). */
+ * the number of threads. Inside the parallel region the kernel's loops and its
+ * sgemms run single-threaded (nested regions are inactive; OpenBLAS's OpenMP
+ * build checks omp_in_parallel). The λ term is added here, not in the kernel. */
 #define OBJ_CHUNKS 32
 #define OBJ_BLOCK_BYTES (256 * 1024)
 
@@ -148,9 +152,10 @@ typedef struct {
     const probe_split *s;
     int f, C, chunks, block;
     float lambda;
-    float *G;     /* (chunks, block, C): one block's logits → (P − Y)/n per chunk */
+    float *G;     /* (chunks, block·C): the kernel's scratch, one per chunk */
     float *dW;    /* (chunks, C·f) partial ∂L/∂W */
-    double *sums; /* (chunks, 1 + C): partial loss, then partial ∂L/∂b */
+    float *db;    /* (chunks, C) partial ∂L/∂b */
+    double *loss; /* (chunks) partial Σ −log P_iy */
 } objective;
 
 static int objective_init(objective *o, const probe_split *s, int f, int C, float lambda) {
@@ -161,48 +166,24 @@ static int objective_init(objective *o, const probe_split *s, int f, int C, floa
     o->chunks = s->n < OBJ_CHUNKS ? s->n : OBJ_CHUNKS;
     int block = (int)(OBJ_BLOCK_BYTES / (sizeof(float) * (size_t)f));
     o->block = block < 16 ? 16 : block;
-    o->G = crate_malloc((size_t)o->chunks * o->block * C * sizeof *o->G, "linear probe logits");
+    o->G = crate_malloc((size_t)o->chunks * lm_cross_entropy_scratch_floats(o->block, C) * sizeof *o->G,
+                        "linear probe logits");
     o->dW = crate_aligned_zalloc((size_t)o->chunks * C * f * sizeof *o->dW, "linear probe partial gradients");
-    o->sums = crate_malloc((size_t)o->chunks * (1 + C) * sizeof *o->sums, "linear probe partial sums");
-    if (o->G && o->dW && o->sums) return CRATE_OK;
+    o->db = crate_malloc((size_t)o->chunks * C * sizeof *o->db, "linear probe partial bias gradients");
+    o->loss = crate_malloc((size_t)o->chunks * sizeof *o->loss, "linear probe partial losses");
+    if (o->G && o->dW && o->db && o->loss) return CRATE_OK;
     free(o->G);
     free(o->dW);
-    free(o->sums);
+    free(o->db);
+    free(o->loss);
     return CRATE_EINTERNAL;
 }
 
 static void objective_free(objective *o) {
     free(o->G);
     free(o->dW);
-    free(o->sums);
-}
-
-/* Rows [i0, i0+rows) given their logits Z in G (rows,C): adds b, replaces Z
- * by (P − Y)/n, adds the rows' −log P_iy to sums[0] and column sums of G to
- * sums[1..C]. Softmax uses the max-shifted form
- *   −log P_iy = log Σ_c exp(Z_ic − m_i) − (Z_iy − m_i),   m_i = max_c Z_ic,
- * so no exp overflows whatever the logits. */
-static void softmax_rows(float *G, double *sums, const float *b, const int *y, int rows, int C, int n) {
-    const float inv_n = 1.0f / (float)n;
-    for (int i = 0; i < rows; i++) {
-        float *z = G + (size_t)i * C;
-        float mx = -FLT_MAX;
-        for (int c = 0; c < C; c++) {
-            z[c] += b[c];
-            mx = z[c] > mx ? z[c] : mx;
-        }
-        double zy = (double)z[y[i]] - mx; /* before exp: exp(zy) may underflow to 0 */
-        double sum = 0.0;
-        for (int c = 0; c < C; c++) {
-            z[c] = expf(z[c] - mx);
-            sum += z[c];
-        }
-        sums[0] += log(sum) - zy;
-        float scale = (float)(1.0 / sum) * inv_n;
-        for (int c = 0; c < C; c++) z[c] *= scale;
-        z[y[i]] -= inv_n;
-        for (int c = 0; c < C; c++) sums[1 + c] += z[c];
-    }
+    free(o->db);
+    free(o->loss);
 }
 
 /* L(theta) and grad = ∇L (same layout as theta: [dW | db]); the formulas are
@@ -210,24 +191,20 @@ static void softmax_rows(float *G, double *sums, const float *b, const int *y, i
 static double objective_eval(const float *theta, float *grad, void *ctx) {
     objective *o = ctx;
     const probe_split *s = o->s;
-    const int n = s->n, f = o->f, C = o->C, chunks = o->chunks, block = o->block;
+    const int n = s->n, f = o->f, C = o->C, chunks = o->chunks;
     const size_t CF = (size_t)C * f;
     const float *W = theta, *b = theta + CF;
 
+    /* probe_split's int labels are int32_t here (lm_cross_entropy takes int32_t). */
 #pragma omp parallel for schedule(static)
     for (int ch = 0; ch < chunks; ch++) {
         int lo = (int)((int64_t)n * ch / chunks), hi = (int)((int64_t)n * (ch + 1) / chunks);
-        float *G = o->G + (size_t)ch * block * C, *dW = o->dW + (size_t)ch * CF;
-        double *sums = o->sums + (size_t)ch * (1 + C);
-        for (int k = 0; k <= C; k++) sums[k] = 0.0;
-        for (int i0 = lo; i0 < hi; i0 += block) {
-            int rows = hi - i0 < block ? hi - i0 : block;
-            const float *Xb = s->X + (size_t)i0 * f;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, C, f, 1.0f, Xb, f, W, f, 0.0f, G, C);
-            softmax_rows(G, sums, b, s->y + i0, rows, C, n);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, f, rows, 1.0f, G, C, Xb, f,
-                        i0 == lo ? 0.0f : 1.0f, dW, f);
-        }
+        float *dW = o->dW + (size_t)ch * CF, *db = o->db + (size_t)ch * C;
+        float *G = o->G + (size_t)ch * lm_cross_entropy_scratch_floats(o->block, C);
+        memset(dW, 0, CF * sizeof *dW);
+        memset(db, 0, (size_t)C * sizeof *db);
+        o->loss[ch] = lm_cross_entropy(NULL, dW, db, s->X + (size_t)lo * f, W, b, s->y + lo, hi - lo, f, C,
+                                       1.0f / (float)n, G, o->block, NULL);
     }
 
     float *dW = grad, *db = grad + CF;
@@ -239,11 +216,11 @@ static double objective_eval(const float *theta, float *grad, void *ctx) {
     for (int ch = 0; ch < chunks; ch++) {
         const float *part = o->dW + (size_t)ch * CF;
         for (size_t k = 0; k < CF; k++) dW[k] += part[k];
-        loss += o->sums[(size_t)ch * (1 + C)];
+        loss += o->loss[ch];
     }
     for (int c = 0; c < C; c++) {
         double acc = 0.0;
-        for (int ch = 0; ch < chunks; ch++) acc += o->sums[(size_t)ch * (1 + C) + 1 + c];
+        for (int ch = 0; ch < chunks; ch++) acc += o->db[(size_t)ch * C + c];
         db[c] = (float)acc;
     }
     return loss / n + 0.5 * o->lambda * w2;

@@ -11,6 +11,7 @@
 #define CRATE_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* ---- linear: out (M,OC) = inp (M,C) · Wᵀ + b;  W is (OC,C), b is (OC) or NULL */
 void linear_forward(float *out, const float *inp, const float *weight, const float *bias,
@@ -59,5 +60,47 @@ double mse_forward(const float *pred, const float *target, const float *row_weig
 /* dpred += dloss · 2 w_i (pred − target) / P */
 void mse_backward(float *dpred, const float *pred, const float *target, const float *row_weight,
                   int M, int P, float dloss);
+
+/* ---- token + learned-position embedding (text models), for B sequences of
+ * T tokens; ids (B·T) int32, each in [0,V) (an id outside is a caller bug:
+ * the data layer checks them; V itself is not needed):
+ *   out (B·T, C) = wte[ids[b,t]] + wpe[t]        wte (V,C), wpe (T_max ≥ T, C) or NULL (no positions) */
+void embedding_forward(float *out, const int32_t *ids, const float *wte, const float *wpe,
+                       int B, int T, int C);
+/* dwte[v] += Σ_{(b,t): ids[b,t] = v} dout[b,t];  dwpe[t] += Σ_b dout[b,t].
+ * Deterministic: every element is summed in row order (b,t) by one thread,
+ * so the result is bitwise the same for any OpenMP thread count. */
+void embedding_backward(float *dwte, float *dwpe, const float *dout, const int32_t *ids,
+                        int B, int T, int C);
+
+/* ---- fused softmax cross-entropy over a (tied) output matrix, never holding
+ * all M×V logits: for rows h (M,C), E (V,C) (the token embedding) and bias b
+ * (V) or NULL,  z_i = h_i Eᵀ + b,  and targets y (M) with y_i < 0 ignored
+ * (−1 by convention; y_i ≥ V is a caller bug):
+ *   returns  Σ_{i: y_i ≥ 0} −log softmax(z_i)[y_i]      (double; max-shifted logsumexp per row)
+ *   *count = #{i: y_i ≥ 0}                               (count may be NULL)
+ * and with g_i = dloss · (softmax(z_i) − onehot(y_i)), g_i = 0 for ignored rows:
+ *   dh (M,C) += g E;   dE (V,C) += gᵀ h;   db (V) += Σ_i g_i      (each skipped if NULL)
+ * All three NULL computes the loss only (validation). Rows go in blocks of at
+ * most chunk_rows ≥ 1 (one GEMM for the block's logits in scratch, the row
+ * softmax, then the two backward GEMMs); scratch holds
+ * lm_cross_entropy_scratch_floats(chunk_rows, V) floats. A block starts and
+ * ends at a scored row, so runs of ignored rows between blocks cost nothing;
+ * ignored rows inside a block are computed and get g_i = 0 (their h must
+ * still be finite: 0 · h_i enters dE's GEMM). Callers with sparse targets
+ * (BERT's 15%) should gather the scored rows first.
+ * Determinism: for a fixed chunk_rows the kernel's own sums (row softmax,
+ * loss, db) run in a fixed order for any OpenMP thread count, so the result
+ * is exactly as thread-independent as cblas_sgemm: the same bits whenever
+ * the GEMMs run single-threaded (inside a parallel region, or below
+ * OpenBLAS's threading threshold); threaded, OpenBLAS 0.3.21 changes the
+ * rounding of some products with the thread count, so 1 and 2 threads then
+ * agree to float rounding. Every run with the same threads gives the same
+ * bits. Different chunk_rows agree to float rounding.
+ * Logits of single rows (sampling) are linear_forward(out, h, E, b, rows, C, V). */
+double lm_cross_entropy(float *dh, float *dE, float *db, const float *h, const float *E,
+                        const float *bias, const int32_t *y, int M, int C, int V, float dloss,
+                        float *scratch, int chunk_rows, double *count);
+size_t lm_cross_entropy_scratch_floats(int chunk_rows, int V);
 
 #endif
