@@ -1,9 +1,13 @@
 /* crate_ckpt.c — `crate-ckpt`: look into checkpoints without MPI.
  *
- *   crate-ckpt info CKPT      step, writer, tensors, shard sizes
- *   crate-ckpt verify CKPT    reads every shard, checking sizes and checksums
+ *   crate-ckpt info CKPT      step, writer, tensors, shard sizes, attached files
+ *   crate-ckpt verify CKPT    reads every shard and attached file, checking sizes
+ *                             and checksums
  *   crate-ckpt diff A B       largest differences of every section (parameters, AdamW
  *                             moments, teacher, buffers)
+ *   crate-ckpt extract CKPT NAME OUT
+ *                             writes the attached file NAME (tokenizer.model, ...;
+ *                             src/ckpt/files.h), verified, to OUT ("-": stdout)
  *
  * CKPT is a step folder or a folder with `latest` (run.dir/ckpt). diff prints,
  * per section, max|a−b| and the normwise relative difference
@@ -17,6 +21,7 @@
 
 #include "src/ckpt/checkpoint.h"
 #include "src/error.h"
+#include "src/io/fs.h"
 
 static const char *TOOL = "crate-ckpt";
 
@@ -25,12 +30,16 @@ static void usage(FILE *out) {
             "usage: crate-ckpt info CKPT\n"
             "       crate-ckpt verify CKPT\n"
             "       crate-ckpt diff CKPT_A CKPT_B\n"
+            "       crate-ckpt extract CKPT NAME OUT\n"
             "\n"
             "CKPT is a checkpoint folder (run.dir/ckpt/step-NNNNNN) or a folder whose `latest`\n"
-            "names one (run.dir/ckpt). verify reads every shard and checks its size and crc32;\n"
-            "diff compares every section (parameters, AdamW moments, teacher, buffers) of two\n"
-            "checkpoints of the same model\n"
-            "(written by any rank counts). Exit status: 0 ok, 2 unreadable or damaged input.\n");
+            "names one (run.dir/ckpt). info lists its sections, shards and attached files (an\n"
+            "objective's tokenizer.model, ...); verify reads every shard and attached file and\n"
+            "checks its size and crc32; diff compares every section (parameters, AdamW moments,\n"
+            "teacher, buffers) of two checkpoints of the same model (written by any rank\n"
+            "counts); extract checks the attached file NAME and writes it to OUT (replaced\n"
+            "atomically; - for stdout).\n"
+            "Exit status: 0 ok, 2 unreadable or damaged input, 1 internal failure.\n");
 }
 
 static int info(const char *path) {
@@ -52,6 +61,10 @@ static int info(const char *path) {
             printf("  %s  [%llu, %llu)  %llu bytes  crc32 %08x\n", m.shards[i].file, (unsigned long long)m.shards[i].lo,
                    (unsigned long long)m.shards[i].hi, (unsigned long long)m.shards[i].info.bytes,
                    m.shards[i].info.crc32);
+        printf("  attached files: %d%s\n", m.nfiles, m.nfiles ? "" : " (none)");
+        for (int i = 0; i < m.nfiles; i++)
+            printf("  file %s  %llu bytes  crc32 %08x\n", m.files[i].name, (unsigned long long)m.files[i].bytes,
+                   m.files[i].crc32);
     }
     ckpt_manifest_free(&m);
     return rc;
@@ -108,6 +121,39 @@ static int diff(const char *a_path, const char *b_path) {
     return rc;
 }
 
+/* Every shard and attached file, checked. */
+static int verify(const char *path) {
+    ckpt_manifest m;
+    float *vec[CKPT_MAX_SECTIONS];
+    int rc = checkpoint_read_all(path, &m, NULL, vec);
+    if (rc == CRATE_OK) rc = checkpoint_verify_files(path, &m);
+    if (rc == CRATE_OK) {
+        printf("%s: ok: step %lld, %d shards of %d sections verified; %d attached file%s verified", path,
+               (long long)m.step, m.nshards, m.nsections, m.nfiles, m.nfiles == 1 ? "" : "s");
+        for (int i = 0; i < m.nfiles; i++) printf("%s%s", i ? ", " : " (", m.files[i].name);
+        printf("%s\n", m.nfiles ? ")" : "");
+    }
+    for (int s = 0; s < CKPT_MAX_SECTIONS; s++) free(vec[s]);
+    ckpt_manifest_free(&m);
+    return rc;
+}
+
+static int extract(const char *path, const char *name, const char *out) {
+    void *data;
+    size_t bytes;
+    int rc = checkpoint_read_file(path, name, &data, &bytes);
+    if (rc == CRATE_OK && strcmp(out, "-") == 0) {
+        if (fwrite(data, 1, bytes, stdout) != bytes || fflush(stdout) != 0)
+            rc = crate_fail(CRATE_EINPUT, "writing %s to stdout failed", name);
+    } else if (rc == CRATE_OK) {
+        fs_part part = {data, bytes};
+        rc = fs_write_atomic(out, &part, 1);
+        if (rc == CRATE_OK) fprintf(stderr, "%s: wrote %s (%zu bytes, verified) to %s\n", TOOL, name, bytes, out);
+    }
+    free(data);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
         usage(stdout);
@@ -117,16 +163,11 @@ int main(int argc, char **argv) {
     if (argc == 3 && !strcmp(argv[1], "info")) {
         rc = info(argv[2]);
     } else if (argc == 3 && !strcmp(argv[1], "verify")) {
-        ckpt_manifest m;
-        float *vec[CKPT_MAX_SECTIONS];
-        rc = checkpoint_read_all(argv[2], &m, NULL, vec);
-        if (rc == CRATE_OK)
-            printf("%s: ok: step %lld, %d shards of %d sections verified\n", argv[2], (long long)m.step, m.nshards,
-                   m.nsections);
-        for (int s = 0; s < CKPT_MAX_SECTIONS; s++) free(vec[s]);
-        ckpt_manifest_free(&m);
+        rc = verify(argv[2]);
     } else if (argc == 4 && !strcmp(argv[1], "diff")) {
         rc = diff(argv[2], argv[3]);
+    } else if (argc == 5 && !strcmp(argv[1], "extract")) {
+        rc = extract(argv[2], argv[3], argv[4]);
     } else {
         usage(stderr);
         return CRATE_EINPUT;

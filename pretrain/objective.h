@@ -29,6 +29,7 @@
 
 #include "data/batch_source.h"
 #include "pretrain/train_config.h"
+#include "src/ckpt/files.h"
 #include "src/dist/comm.h"
 #include "src/io/metrics.h"
 #include "src/nn/params.h"
@@ -87,6 +88,12 @@ struct objective {
      * never trains (statistics such as DINO's center); the trainer pads,
      * allocates and initialises them as it does the parameters. */
     param_store *teacher, *buffers;
+    /* Byte blobs the objective wants in every checkpoint (a tokenizer model,
+     * `tokenizer.model`), owned by the objective and valid until destroy;
+     * the trainer attaches them to each save (src/ckpt/files.h). nfiles 0:
+     * none. */
+    const ckpt_file *files;
+    int nfiles;
 };
 
 /* Builds the objective named by cfg->objective.name for micro-batches of at
@@ -103,5 +110,11 @@ typedef struct {
 } data_shape;
 int mae_objective_create(objective **out, const train_config *cfg, const data_shape *shape, int micro_batch,
                          param_store *ps);
+/* Text objectives take the vocabulary and tokenizer (pretrain/text_data.h;
+ * benchmarks give a vocabulary without a tokenizer) and own data->tokenizer
+ * afterwards, whatever the outcome (*data is emptied). */
+struct text_data_info;
+int gpt2_objective_create(objective **out, const train_config *cfg, struct text_data_info *data, int micro_batch,
+                          param_store *ps);
 
 #endif

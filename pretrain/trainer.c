@@ -149,8 +149,9 @@ static int open_metrics(trainer *t) {
     return t->metrics ? CRATE_OK : crate_fail(CRATE_EINPUT, "run.dir: cannot write '%s'", path);
 }
 
+/* The objective's attached files (a tokenizer) go into every checkpoint. */
 static ckpt_meta checkpoint_meta(const trainer *t, int64_t step, const char *config) {
-    return (ckpt_meta){step, t->cfg->run.seed, t->cfg->schedule.global_batch, config};
+    return (ckpt_meta){step, t->cfg->run.seed, t->cfg->schedule.global_batch, config, t->obj->files, t->obj->nfiles};
 }
 
 /* The model's state as checkpoint sections (src/ckpt/checkpoint.h). */

@@ -12,13 +12,19 @@
  *   - a teacher store, the EMA of the student (momentum 0.9) after each step;
  *   - a buffer "center" (O floats): center ← 0.9·center + 0.1·mean(y) over
  *     the whole global batch (allreduced, so rank-count independent);
- *   - per logged step the extra values center0 and teacher_max_abs = ‖θ_t‖∞.
+ *   - per logged step the extra values center0 and teacher_max_abs = ‖θ_t‖∞;
+ *   - a file attached to every checkpoint (src/ckpt/files.h), as a text
+ *     objective attaches its tokenizer: `toy.bin`, TOY_FILE_BYTES bytes,
+ *     byte i = (131·i + 17·⌊i/256⌋) mod 256 (tests/test_checkpoint_files.sh
+ *     rebuilds it with awk).
  * Options before CONFIG:
  *   --passes 2     run each micro-batch as two backward passes over its two
  *                  halves (arming the gradient sync before the second only);
  *                  must equal --passes 1 (one pass over the whole)
  *   --arm-early    with --passes 2, arm before the FIRST backward (breaks the
  *                  rule; checking builds must stop with an error)
+ *   --file-name N  attach the file as N instead of toy.bin (a bad name must
+ *                  make the save fail)
  * Width H is model.dim; D = 6, O = 3.
  */
 #include <math.h>
@@ -32,9 +38,10 @@
 #include "src/nn/rng.h"
 #include "src/nn/teacher.h"
 
-enum { TOY_D = 6, TOY_O = 3, TOY_MAX_ELEMS = 3 };
+enum { TOY_D = 6, TOY_O = 3, TOY_MAX_ELEMS = 3, TOY_FILE_BYTES = 5000 };
 
 static int passes = 1, arm_early = 0;
+static const char *file_name = "toy.bin";
 
 /* ---- the batch source: sample ids of this rank's slots ---- */
 
@@ -84,6 +91,8 @@ typedef struct {
     param_store teacher, buffers;
     float *x, *t, *h, *y, *dy, *dh; /* rows of elements, at most B·TOY_MAX_ELEMS */
     double y_sum[TOY_O], y_count;   /* this rank's Σ y over the step, for the center */
+    unsigned char file_bytes[TOY_FILE_BYTES];
+    ckpt_file file;                 /* the attached file: file_bytes */
 } toy_state;
 
 /* The elements of a micro-batch into x and t; returns their count. */
@@ -232,6 +241,10 @@ static int toy_create(objective **out, const train_config *cfg, int micro_batch,
     o->teacher = &s->teacher;
     o->buffers = &s->buffers;
     s->center = param_store_add1(&s->buffers, "toy.center", TOY_O, PARAM_INIT_ZERO);
+    for (int i = 0; i < TOY_FILE_BYTES; i++) s->file_bytes[i] = (unsigned char)((131 * i + 17 * (i / 256)) % 256);
+    s->file = (ckpt_file){file_name, s->file_bytes, sizeof s->file_bytes};
+    o->files = &s->file;
+    o->nfiles = 1;
     size_t rows = (size_t)micro_batch * TOY_MAX_ELEMS;
     s->x = crate_calloc(rows * (2 * TOY_D + 2 * TOY_O + 2 * (size_t)s->H), sizeof(float), "toy activations");
     if (s->w1 < 0 || s->b1 < 0 || s->w2 < 0 || s->b2 < 0 || s->center < 0 || !s->x) {
@@ -248,22 +261,27 @@ static int toy_create(objective **out, const train_config *cfg, int micro_batch,
 }
 
 static void usage(FILE *out) {
-    fprintf(out, "usage: crate-toy-pretrain [--passes 1|2] [--arm-early] CONFIG.yaml [section.key=value ...]\n"
+    fprintf(out, "usage: crate-toy-pretrain [--passes 1|2] [--arm-early] [--file-name NAME] CONFIG.yaml "
+                 "[section.key=value ...]\n"
                  "\n"
                  "crate-pretrain with a toy objective for tests of the objective interface: a two-layer\n"
-                 "regression whose samples score 1-3 elements each, with a teacher store and a buffer.\n"
+                 "regression whose samples score 1-3 elements each, with a teacher store, a buffer and a\n"
+                 "5000-byte file (toy.bin) attached to every checkpoint.\n"
                  "--passes 2 splits every micro-batch into two backward passes; --arm-early breaks the\n"
-                 "rule that gradients are sent during the last one only.\n\n");
+                 "rule that gradients are sent during the last one only; --file-name attaches the file\n"
+                 "under another name.\n\n");
 }
 
 int main(int argc, char **argv) {
-    while (argc > 1 && (!strcmp(argv[1], "--passes") || !strcmp(argv[1], "--arm-early"))) {
-        int take = !strcmp(argv[1], "--passes") ? 2 : 1;
-        if (take == 2 && (argc < 3 || (atoi(argv[2]) != 1 && atoi(argv[2]) != 2))) {
+    while (argc > 1 && (!strcmp(argv[1], "--passes") || !strcmp(argv[1], "--arm-early") ||
+                        !strcmp(argv[1], "--file-name"))) {
+        int take = !strcmp(argv[1], "--arm-early") ? 1 : 2;
+        if (take == 2 && (argc < 3 || (!strcmp(argv[1], "--passes") && atoi(argv[2]) != 1 && atoi(argv[2]) != 2))) {
             usage(stderr);
             return CRATE_EINPUT;
         }
-        if (take == 2) passes = atoi(argv[2]);
+        if (!strcmp(argv[1], "--passes")) passes = atoi(argv[2]);
+        else if (!strcmp(argv[1], "--file-name")) file_name = argv[2];
         else arm_early = 1;
         argv[take] = argv[0];
         argv += take;

@@ -10,7 +10,9 @@
 #        caught in checking builds (sanitizers), and changes the result in
 #        release builds (so the rule matters);
 #  (iii) teacher and buffer are saved, verified by crate-ckpt, resumed
-#        bitwise on the same rank count and on another one (2 → 1, 2 → 4).
+#        bitwise on the same rank count and on another one (2 → 1, 2 → 4);
+#        the objective's attached file (toy.bin) is in every checkpoint
+#        (tests/test_checkpoint_files.sh tests it in depth).
 set -u
 . "$(dirname "$0")/lib.sh" "$1"
 
@@ -82,6 +84,7 @@ toy split 2 run.stop_after=15
 check "stop_after 15 on 2 ranks: exit 0" [ $? -eq 0 ]
 "$build/crate-ckpt" verify "$tmp/split/ckpt" >"$tmp/verify.txt" 2>&1
 check "crate-ckpt verify: 5 sections" grep -q "ok: step 15, 2 shards of 5 sections verified" "$tmp/verify.txt"
+check "crate-ckpt verify: the attached file" grep -q "; 1 attached file verified (toy.bin)" "$tmp/verify.txt"
 "$build/crate-ckpt" info "$tmp/split/ckpt" >"$tmp/info.txt" 2>&1
 check "crate-ckpt info lists the teacher and buffers" grep -q "sections: params exp_avg exp_avg_sq teacher buffers" "$tmp/info.txt"
 for to in 1 4 2; do
@@ -92,6 +95,10 @@ for to in 1 4 2; do
 done
 agree ref resume1 1e-6
 agree ref resume4 1e-6
+for to in 1 4; do
+  check "resume 2 -> $to ranks: the final checkpoint still carries toy.bin" \
+    cmp -s "$tmp/split/ckpt/step-000015/toy.bin" "$tmp/resume$to/ckpt/step-000030/toy.bin"
+done
 check "same rank count: losses bitwise" cmp -s <(losses w2) <(losses resume2)
 "$build/crate-ckpt" diff "$tmp/w2/ckpt" "$tmp/resume2/ckpt" >"$tmp/same.diff"
 check "same rank count: all 5 sections bitwise identical" [ "$(grep -c "bitwise identical" "$tmp/same.diff")" -eq 5 ]

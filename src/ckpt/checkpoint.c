@@ -111,6 +111,27 @@ static ckpt_tensor *tensor_table(const param_store *ps) {
     return out;
 }
 
+/* The attached files: names checked before anything is written (a bad one
+ * is the objective's bug), then each written into tmp; out[i] lists file i. */
+static int write_files(const ckpt_meta *meta, const char *tmp, ckpt_file_entry *out) {
+    if (meta->nfiles < 0 || meta->nfiles > CKPT_MAX_FILES || (meta->nfiles > 0 && !meta->files))
+        return crate_fail(CRATE_EINTERNAL, "%d files attached to a checkpoint (0 to %d)", meta->nfiles,
+                          CKPT_MAX_FILES);
+    for (int i = 0; i < meta->nfiles; i++) {
+        int rc = ckpt_file_check(&meta->files[i]);
+        if (rc != CRATE_OK) return rc;
+        for (int j = 0; j < i; j++)
+            if (!strcmp(meta->files[i].name, meta->files[j].name))
+                return crate_fail(CRATE_EINTERNAL, "cannot attach two files named '%s' to a checkpoint (the "
+                                  "objective must give them distinct names)", meta->files[i].name);
+    }
+    for (int i = 0; i < meta->nfiles; i++) {
+        int rc = ckpt_file_write(tmp, &meta->files[i], &out[i]);
+        if (rc != CRATE_OK) return rc;
+    }
+    return CRATE_OK;
+}
+
 static int write_manifest(const comm_info *c, const ckpt_state *st, const ckpt_meta *meta, const char *tmp,
                           const uint64_t *infos) {
     const param_store *ps = st->ps;
@@ -126,7 +147,9 @@ static int write_manifest(const comm_info *c, const ckpt_state *st, const ckpt_m
     }
     m.tensors = tensor_table(ps);
     m.shards = crate_calloc((size_t)c->world, sizeof *m.shards, "manifest");
-    int rc = m.tensors && m.shards ? CRATE_OK : CRATE_EINTERNAL;
+    ckpt_file_entry files[CKPT_MAX_FILES];
+    int rc = m.tensors && m.shards ? write_files(meta, tmp, files) : CRATE_EINTERNAL;
+    if (rc == CRATE_OK) m.files = files, m.nfiles = meta->nfiles;
     if (rc == CRATE_OK && st->buffers) {
         m.buffer_total = st->buffers->total;
         m.nbuffer_tensors = st->buffers->count;
@@ -441,6 +464,8 @@ int checkpoint_resume(const ckpt_options *o, const comm_info *c, const char *fro
             ckpt_manifest_free(&m);
             break; /* the user's config: no fallback would help */
         }
+        /* Attached files first: cheap, and they leave the state untouched. */
+        if (rc == CRATE_OK) rc = comm_agree_message(c, c->rank == 0 ? checkpoint_verify_files(dir, &m) : CRATE_OK);
         if (rc == CRATE_OK) {
             *dirty = 1;
             rc = comm_agree_message(c, load_range(c, dir, &m, st));

@@ -3,6 +3,7 @@
  *
  *   <dir>/step-000200/manifest.yaml              src/ckpt/manifest.h
  *   <dir>/step-000200/shard-00003-of-00064.lz4   rank 3's range, src/ckpt/shard.h
+ *   <dir>/step-000200/tokenizer.model            an attached file, src/ckpt/files.h
  *   <dir>/latest                                 "step-000200\n"
  *
  * A checkpoint holds named sections (manifest.h): params, exp_avg and
@@ -10,12 +11,15 @@
  * of W owns [r·c, (r+1)·c) of each, c = (its layout's length)/W (the stores
  * are padded to a multiple of W), in both dist.zero modes, so the files do
  * not depend on the ZeRO setting, and loading re-maps every section to the
- * reader's rank count.
+ * reader's rank count. Besides tensors a checkpoint carries the objective's
+ * attached files (ckpt_meta.files: a tokenizer model, ...), byte blobs the
+ * manifest lists with their sizes and crc32s.
  *
  * Save (collective), crash-safe at every instant:
  *   1. rank 0 creates step-N.tmp/ (clearing a stale one from a crashed save);
  *   2. every rank writes and fsyncs its shard there;
- *   3. rank 0 gathers sizes and crc32s, writes and fsyncs manifest.yaml LAST,
+ *   3. rank 0 gathers sizes and crc32s, writes and fsyncs the attached files,
+ *      then manifest.yaml LAST,
  *      fsyncs the folder, renames step-N.tmp → step-N, then writes latest.tmp
  *      and renames it over latest;
  *   4. only then are checkpoints beyond keep_last and stale *.tmp folders
@@ -23,7 +27,9 @@
  *      every committed checkpoint as it was.
  * Load (collective): candidates newest first; a candidate is used only if its
  * manifest parses, matches this model's tensor table, seed and global batch,
- * and every shard a rank reads has the size and crc32 the manifest records.
+ * every attached file it lists has its recorded size and crc32 (rank 0
+ * checks), and every shard a rank reads has the size and crc32 the manifest
+ * records.
  * A damaged candidate is renamed <name>.damaged (kept for inspection, out of
  * the way of future saves) and the previous one is tried.
  */
@@ -59,6 +65,11 @@ typedef struct {
     int64_t step;          /* optimizer steps completed */
     int64_t seed, global_batch;
     const char *config;    /* resolved config YAML (saving only) */
+    /* Saving only: files attached to the checkpoint (files.h; at most
+     * CKPT_MAX_FILES, distinct names), rank 0's written. Loading verifies
+     * whatever files the manifest lists, whichever these are. */
+    const ckpt_file *files;
+    int nfiles;
 } ckpt_meta;
 
 /* Collective. Returns the agreed status; on failure every rank's message says
@@ -89,5 +100,15 @@ void checkpoint_resolve(const char *from, char *out);
 int checkpoint_read_all(const char *path, ckpt_manifest *m, const int *want, float **vec);
 /* The same for the params section alone (*params malloc'd). */
 int checkpoint_read_params(const char *path, ckpt_manifest *m, float **params);
+
+/* Without MPI: the attached file `name` of the checkpoint `path` names
+ * (checkpoint_resolve), checked against the size and crc32 its manifest
+ * records before it is returned: *data malloc'd (*bytes bytes, then a NUL
+ * not counted; free with free()), NULL on failure. A checkpoint without
+ * that file is CRATE_EINPUT, its message naming the files it has. */
+int checkpoint_read_file(const char *path, const char *name, void **data, size_t *bytes);
+/* Checks every attached file m lists (size and crc32) in the checkpoint
+ * `path` names; m is its parsed manifest. */
+int checkpoint_verify_files(const char *path, const ckpt_manifest *m);
 
 #endif

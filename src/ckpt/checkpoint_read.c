@@ -1,5 +1,7 @@
-/* checkpoint_read.c — checkpoint_read_all (see checkpoint.h): one process
- * reads every shard of a checkpoint into full vectors. */
+/* checkpoint_read.c — the tools' side of checkpoint.h, without MPI:
+ * checkpoint_read_all (one process reads every shard of a checkpoint into
+ * full vectors), checkpoint_read_file and checkpoint_verify_files (its
+ * attached files, src/ckpt/files.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,18 +10,25 @@
 #include "src/error.h"
 #include "src/io/fs.h"
 
-int checkpoint_read_all(const char *path, ckpt_manifest *m, const int *want, float **vec) {
-    char dir[PATH_CAP], file[2 * PATH_CAP];
+/* The checkpoint path names: its folder (PATH_CAP bytes) and parsed
+ * manifest (free with ckpt_manifest_free, also on failure). */
+static int open_manifest(const char *path, char *dir, ckpt_manifest *m) {
+    char file[2 * PATH_CAP], *text;
+    size_t len;
     checkpoint_resolve(path, dir);
     snprintf(file, sizeof file, "%s/manifest.yaml", dir);
-    char *text;
-    size_t len;
     memset(m, 0, sizeof *m);
-    for (int s = 0; s < CKPT_MAX_SECTIONS; s++) vec[s] = NULL;
     int rc = fs_read_file(file, &text, &len);
     if (rc != CRATE_OK) return crate_fail_context(rc, "%s is not a checkpoint (no readable manifest.yaml)", dir);
     rc = ckpt_manifest_parse(m, text, len, file);
     free(text);
+    return rc;
+}
+
+int checkpoint_read_all(const char *path, ckpt_manifest *m, const int *want, float **vec) {
+    char dir[PATH_CAP], file[2 * PATH_CAP];
+    for (int s = 0; s < CKPT_MAX_SECTIONS; s++) vec[s] = NULL;
+    int rc = open_manifest(path, dir, m);
     if (rc != CRATE_OK) return rc;
     /* Sections not asked for still stream through the reader (their bytes
      * are checksummed) without being kept. */
@@ -49,5 +58,35 @@ int checkpoint_read_params(const char *path, ckpt_manifest *m, float **params) {
     float *vec[CKPT_MAX_SECTIONS];
     int rc = checkpoint_read_all(path, m, want, vec);
     *params = vec[0];
+    return rc;
+}
+
+int checkpoint_verify_files(const char *path, const ckpt_manifest *m) {
+    char dir[PATH_CAP];
+    checkpoint_resolve(path, dir);
+    for (int i = 0; i < m->nfiles; i++) {
+        int rc = ckpt_file_read(dir, &m->files[i], NULL);
+        if (rc != CRATE_OK) return rc;
+    }
+    return CRATE_OK;
+}
+
+int checkpoint_read_file(const char *path, const char *name, void **data, size_t *bytes) {
+    *data = NULL;
+    *bytes = 0;
+    char dir[PATH_CAP];
+    ckpt_manifest m;
+    int rc = open_manifest(path, dir, &m);
+    const ckpt_file_entry *e = rc == CRATE_OK ? ckpt_manifest_file(&m, name) : NULL;
+    if (rc == CRATE_OK && !e) {
+        char have[CKPT_MAX_FILES * (CKPT_FILE_MAX + 2) + 8] = "";
+        for (int i = 0; i < m.nfiles; i++)
+            snprintf(have + strlen(have), sizeof have - strlen(have), "%s%s", i ? ", " : "", m.files[i].name);
+        rc = crate_fail(CRATE_EINPUT, "checkpoint %s has no file %s (it has %s; written by an objective that "
+                        "does not attach it, such as one without a tokenizer?)", dir, name,
+                        m.nfiles ? have : "none");
+    }
+    if (rc == CRATE_OK && (rc = ckpt_file_read(dir, e, data)) == CRATE_OK) *bytes = (size_t)e->bytes;
+    ckpt_manifest_free(&m);
     return rc;
 }

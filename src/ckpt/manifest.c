@@ -1,6 +1,7 @@
 /* ckpt_manifest.c — see ckpt_manifest.h. */
 #include "src/ckpt/manifest.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,20 +89,38 @@ static void emit_tensors(emitter *em, const ckpt_tensor *tensors, int n) {
     seq_end(em);
 }
 
+static void emit_crc(emitter *em, uint32_t crc32) {
+    char crc[16];
+    snprintf(crc, sizeof crc, "%08x", crc32);
+    scalar(em, "crc32");
+    scalar_styled(em, crc, YAML_DOUBLE_QUOTED_SCALAR_STYLE);
+}
+
 static void emit_shards(emitter *em, const ckpt_manifest *m) {
     scalar(em, "shards");
     seq_start(em, 0);
     for (int i = 0; i < m->nshards; i++) {
         const ckpt_shard_entry *s = &m->shards[i];
-        char crc[16];
-        snprintf(crc, sizeof crc, "%08x", s->info.crc32);
         map_start(em, 1);
         key_str(em, "file", s->file);
         key_int(em, "lo", (int64_t)s->lo);
         key_int(em, "hi", (int64_t)s->hi);
         key_int(em, "bytes", (int64_t)s->info.bytes);
-        scalar(em, "crc32");
-        scalar_styled(em, crc, YAML_DOUBLE_QUOTED_SCALAR_STYLE);
+        emit_crc(em, s->info.crc32);
+        map_end(em);
+    }
+    seq_end(em);
+}
+
+static void emit_files(emitter *em, const ckpt_manifest *m) {
+    if (m->nfiles == 0) return;
+    scalar(em, "files");
+    seq_start(em, 0);
+    for (int i = 0; i < m->nfiles; i++) {
+        map_start(em, 1);
+        key_str(em, "name", m->files[i].name);
+        key_int(em, "bytes", (int64_t)m->files[i].bytes);
+        emit_crc(em, m->files[i].crc32);
         map_end(em);
     }
     seq_end(em);
@@ -141,6 +160,7 @@ static void emit_body(emitter *em, const ckpt_manifest *m) {
         map_end(em);
     }
     emit_shards(em, m);
+    emit_files(em, m);
     map_end(em);
 }
 
@@ -202,8 +222,9 @@ static int get_int(doc_ctx *c, yaml_node_t *map, const char *key, int64_t lo, in
     const char *s = NULL;
     if (get_str(c, map, key, &s) != CRATE_OK) return CRATE_EINPUT;
     char *end;
+    errno = 0;
     long long v = strtoll(s, &end, 10);
-    if (*s == 0 || *end || v < lo) return missing(c, map, key);
+    if (*s == 0 || *end || errno == ERANGE || v < lo) return missing(c, map, key);
     *out = v;
     return CRATE_OK;
 }
@@ -239,19 +260,64 @@ static int parse_tensor(doc_ctx *c, yaml_node_t *n, ckpt_tensor *t) {
     return CRATE_OK;
 }
 
+/* A crc32 as the emitter writes it: 1 to 8 hex digits. */
+static int get_crc(doc_ctx *c, yaml_node_t *map, uint32_t *out) {
+    const char *crc = NULL;
+    if (get_str(c, map, "crc32", &crc)) return CRATE_EINPUT;
+    char *end;
+    unsigned long v = strtoul(crc, &end, 16);
+    if (*crc == 0 || *end || strlen(crc) > 8 || crc[0] == '-' || crc[0] == '+') return missing(c, map, "crc32");
+    *out = (uint32_t)v;
+    return CRATE_OK;
+}
+
 static int parse_shard(doc_ctx *c, yaml_node_t *n, ckpt_shard_entry *s) {
-    const char *file = NULL, *crc = NULL;
+    const char *file = NULL;
     int64_t lo = 0, hi = 0, bytes = 0;
     if (get_str(c, n, "file", &file) || strlen(file) >= CKPT_FILE_MAX || strchr(file, '/') ||
         get_int(c, n, "lo", 0, &lo) || get_int(c, n, "hi", lo, &hi) || get_int(c, n, "bytes", 0, &bytes) ||
-        get_str(c, n, "crc32", &crc))
+        get_crc(c, n, &s->info.crc32))
         return missing(c, n, "shards[].file/lo/hi/bytes/crc32");
-    char *end;
-    unsigned long v = strtoul(crc, &end, 16);
-    if (*crc == 0 || *end || v > 0xffffffffu) return missing(c, n, "crc32");
     snprintf(s->file, sizeof s->file, "%s", file);
     s->lo = (uint64_t)lo, s->hi = (uint64_t)hi;
-    s->info.bytes = (uint64_t)bytes, s->info.crc32 = (uint32_t)v;
+    s->info.bytes = (uint64_t)bytes;
+    return CRATE_OK;
+}
+
+/* The attached files (files.h), optional: none when the key is absent. Each
+ * name must be a plain file name (no path out of the step folder) and
+ * distinct; sizes are bounded here and compared with the real file's before
+ * the reader allocates anything. */
+static int parse_files(doc_ctx *c, yaml_node_t *root, ckpt_manifest *m) {
+    if (!get(c, root, "files")) return CRATE_OK;
+    yaml_node_t *seq = NULL;
+    int n = 0;
+    if (get_seq(c, root, "files", &seq, &n)) return CRATE_EINPUT;
+    if (n > CKPT_MAX_FILES)
+        return crate_fail(CRATE_EINPUT, "%s: %d attached files (at most %d): damaged or not written by crate",
+                          c->where, n, CKPT_MAX_FILES);
+    m->files = crate_calloc((size_t)n + 1, sizeof *m->files, "manifest files");
+    if (!m->files) return CRATE_EINTERNAL;
+    for (int i = 0; i < n; i++) {
+        yaml_node_t *f = item(c, seq, i);
+        const char *name = NULL, *why;
+        int64_t bytes = 0;
+        if (get_str(c, f, "name", &name) || get_int(c, f, "bytes", 0, &bytes) || get_crc(c, f, &m->files[i].crc32))
+            return missing(c, f, "files[].name/bytes/crc32");
+        if ((why = ckpt_file_name_problem(name)) != NULL)
+            return crate_fail(CRATE_EINPUT, "%s:%lu: attached file name '%s' is not allowed: %s", c->where,
+                              (unsigned long)f->start_mark.line + 1, name, why);
+        if ((uint64_t)bytes > CKPT_FILE_BYTES_MAX)
+            return crate_fail(CRATE_EINPUT, "%s:%lu: attached file '%s' claims %lld bytes (at most %u MiB): "
+                              "damaged or not written by crate", c->where, (unsigned long)f->start_mark.line + 1,
+                              name, (long long)bytes, CKPT_FILE_BYTES_MAX >> 20);
+        if (ckpt_manifest_file(m, name))
+            return crate_fail(CRATE_EINPUT, "%s:%lu: attached file '%s' is listed twice", c->where,
+                              (unsigned long)f->start_mark.line + 1, name);
+        snprintf(m->files[i].name, sizeof m->files[i].name, "%s", name);
+        m->files[i].bytes = (uint64_t)bytes;
+        m->nfiles = i + 1;
+    }
     return CRATE_OK;
 }
 
@@ -324,7 +390,7 @@ static int parse_root(doc_ctx *c, yaml_node_t *root, ckpt_manifest *m) {
     m->shards = crate_calloc((size_t)m->nshards + 1, sizeof *m->shards, "manifest shards");
     if (!m->config || !m->shards) return CRATE_EINTERNAL;
     if ((rc = parse_sections(c, root, m)) || (rc = parse_tensor_list(c, root, &m->tensors, &m->ntensors)) ||
-        (rc = parse_buffers(c, root, m)))
+        (rc = parse_buffers(c, root, m)) || (rc = parse_files(c, root, m)))
         return rc;
     for (int i = 0; i < m->nshards; i++) {
         if (parse_shard(c, item(c, shards, i), &m->shards[i])) return CRATE_EINPUT;
@@ -357,6 +423,12 @@ int ckpt_manifest_section(const ckpt_manifest *m, const char *name) {
     return -1;
 }
 
+const ckpt_file_entry *ckpt_manifest_file(const ckpt_manifest *m, const char *name) {
+    for (int i = 0; i < m->nfiles; i++)
+        if (strcmp(m->files[i].name, name) == 0) return &m->files[i];
+    return NULL;
+}
+
 int ckpt_manifest_parse(ckpt_manifest *m, const char *text, size_t len, const char *where) {
     memset(m, 0, sizeof *m);
     yaml_parser_t p;
@@ -382,5 +454,6 @@ void ckpt_manifest_free(ckpt_manifest *m) {
     free(m->tensors);
     free(m->buffer_tensors);
     free(m->shards);
+    free(m->files);
     memset(m, 0, sizeof *m);
 }

@@ -20,16 +20,20 @@
  *   shards:  [{file, lo, hi, bytes, crc32}]  shard r of W holds, of every
  *         section whose layout has length T, [r·T/W, (r+1)·T/W); lo, hi are
  *         that range of the model layout (checked to tile [0, total)).
+ *   files:   [{name, bytes, crc32}]  only when the objective attached files
+ *         (src/ckpt/files.h): each is <name> in the step folder, of that size
+ *         and crc32. Absent (older manifests, objectives without any): none.
+ *         Optional, so the version stays 2; a reader that predates it loads
+ *         the tensors and ignores the files.
  */
 #ifndef CRATE_CKPT_MANIFEST_H
 #define CRATE_CKPT_MANIFEST_H
 
 #include <stdint.h>
 
+#include "src/ckpt/files.h"
 #include "src/ckpt/shard.h"
 #include "src/nn/params.h"
-
-#define CKPT_FILE_MAX 64
 
 typedef struct {
     char name[PARAM_NAME_MAX];
@@ -66,12 +70,16 @@ typedef struct {
     uint64_t buffer_total;      /* 0 without a buffers section */
     int nbuffer_tensors;
     ckpt_tensor *buffer_tensors; /* owned */
+    int nfiles;
+    ckpt_file_entry *files;      /* owned; names checked, distinct */
 } ckpt_manifest;
 
 /* Section s's range in shard r: [r·T/W, (r+1)·T/W) of its layout's length T. */
 ckpt_range ckpt_manifest_range(const ckpt_manifest *m, int s, int r);
 /* Index of the section called name, or -1. */
 int ckpt_manifest_section(const ckpt_manifest *m, const char *name);
+/* The attached file called name, or NULL. */
+const ckpt_file_entry *ckpt_manifest_file(const ckpt_manifest *m, const char *name);
 
 /* The manifest as YAML text (malloc'd, *len bytes); NULL with the message set. */
 char *ckpt_manifest_emit(const ckpt_manifest *m, size_t *len);
