@@ -1,11 +1,17 @@
 /* crate_data.c — crate-data: prepare and check datasets (DESIGN §6, §11).
  *
  *   crate-data fashion-mnist OUT_DIR [--source DIR] [--records-per-block N] [--records-per-shard N]
+ *   crate-data text (--spm-train V [--spm-type T] | --spm MODEL) [--val-every K] IN... OUT_DIR
+ *   crate-data kjv OUT_DIR [--vocab V] [--spm-type T]
+ *   crate-data baselines DIR
  *   crate-data verify PATH
  *
  * A thin main over data/idx.h (reading the Debian dataset-fashion-mnist IDX
- * files) and data/shard.h (writing and verifying shards). Exit status: 0 ok,
- * 2 bad usage or input (including a damaged dataset), 1 internal failure.
+ * files), data/shard.h (writing and verifying image shards),
+ * data/text_corpus.h and data/kjv.h (documents and their tokenization into
+ * token datasets, data/token_shard.h) and data/token_baselines.h. Exit
+ * status: 0 ok, 2 bad usage or input (including a damaged dataset), 1
+ * internal failure.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -17,7 +23,11 @@
 #include <time.h>
 
 #include "data/idx.h"
+#include "data/kjv.h"
 #include "data/shard.h"
+#include "data/text_corpus.h"
+#include "data/token_baselines.h"
+#include "data/token_shard.h"
 #include "src/error.h"
 
 #define DEFAULT_SOURCE "/usr/share/datasets/fashion-mnist"
@@ -26,8 +36,10 @@
 static const char USAGE[] =
     "usage: crate-data COMMAND ...\n"
     "\n"
-    "Prepares and checks crate's image datasets: directories of lz4-compressed,\n"
-    "checksummed shard files (shard-00000.crs, ...; format in data/shard.h).\n"
+    "Prepares and checks crate's datasets: directories of lz4-compressed,\n"
+    "checksummed shard files (shard-00000.crs, ...; format in data/shard.h) of\n"
+    "images, or of token ids with the tokenizer that made them (tokenizer.model,\n"
+    "tokens.meta; data/token_shard.h).\n"
     "\n"
     "commands:\n"
     "  crate-data fashion-mnist OUT_DIR [--source DIR] [--records-per-block N]\n"
@@ -43,11 +55,49 @@ static const char USAGE[] =
     "        --records-per-block N   records per lz4 block (default 256)\n"
     "        --records-per-shard N   records per shard file (default 16384)\n"
     "\n"
+    "  crate-data text (--spm-train V [--spm-type unigram|bpe] | --spm MODEL)\n"
+    "                  [--val-every K] IN... OUT_DIR\n"
+    "      Tokenizes text files into the token datasets OUT_DIR/train and\n"
+    "      OUT_DIR/val. Documents are the paragraphs of the inputs, in order: a\n"
+    "      blank line (empty or only spaces and tabs) ends a document, as does\n"
+    "      the end of a file. Every K-th document (default 20) goes to val, the\n"
+    "      rest to train. The inputs must be UTF-8 text.\n"
+    "        --spm-train V    train a SentencePiece tokenizer of exactly V pieces\n"
+    "                         on the lines of the TRAIN documents only (pad 0,\n"
+    "                         unk 1, bos 2, eos 3, \"[MASK]\" 4, character\n"
+    "                         coverage 1.0)\n"
+    "        --spm-type T     unigram (default) or bpe\n"
+    "        --spm MODEL      use this SentencePiece model instead (bos id 2),\n"
+    "                         e.g. the tokenizer.model of an earlier dataset\n"
+    "        --val-every K    every K-th document to val (K >= 2, default 20)\n"
+    "      Every document is written as the bos id then its ids (SentencePiece\n"
+    "      encodes its line breaks as spaces); both datasets get a copy of the\n"
+    "      tokenizer. Prints documents, tokens, bytes and bytes/token of each\n"
+    "      split, then the baselines (below). OUT_DIR is created if needed;\n"
+    "      OUT_DIR/train and OUT_DIR/val must be absent, empty or token datasets\n"
+    "      (replaced), and are checked before training.\n"
+    "\n"
+    "  crate-data kjv OUT_DIR [--vocab V] [--spm-type unigram|bpe]\n"
+    "      The King James Bible (Debian package bible-kjv; runs\n"
+    "      `" KJV_COMMAND "`) as token datasets: one document per\n"
+    "      chapter (1189), every 20th chapter (20, 40, ..., 1180: 59 chapters)\n"
+    "      to OUT_DIR/val, the other 1130 to OUT_DIR/train, a tokenizer of V\n"
+    "      pieces (default 4096, unigram) trained on the train chapters. A\n"
+    "      chapter's text is its heading line (\"Genesis 1\") then one verse per\n"
+    "      line, without verse numbers. Prints the counts and the baselines.\n"
+    "\n"
+    "  crate-data baselines DIR\n"
+    "      Cross-entropy of DIR/val under counts from DIR/train: unigram and\n"
+    "      bigram, both add-one smoothed, over every val token after the first,\n"
+    "      in nats/token and in bits per byte of val text (nats x tokens /\n"
+    "      text bytes / ln 2); then the same as one JSON line.\n"
+    "\n"
     "  crate-data verify PATH\n"
     "      Reads and checks every block of the dataset at PATH (a shard\n"
-    "      directory or one shard file) and prints a summary: records, shards,\n"
-    "      blocks, sizes, labels. A damaged dataset exits 2 with a message\n"
-    "      naming the file and block.\n"
+    "      directory, one image shard file, or a token dataset directory) and\n"
+    "      prints a summary: records (tokens, documents), shards, blocks, sizes,\n"
+    "      labels. A damaged dataset exits 2 with a message naming the file and\n"
+    "      block.\n"
     "\n"
     "  crate-data --help        this text\n"
     "\n"
@@ -198,6 +248,203 @@ static int cmd_fashion_mnist(int argc, char **argv) {
     return CRATE_OK;
 }
 
+/* ---- token datasets ------------------------------------------------------------ */
+
+static int parse_spm_type(const char *s, spm_type *t) {
+    if (!strcmp(s, "unigram")) *t = SPM_UNIGRAM;
+    else if (!strcmp(s, "bpe")) *t = SPM_BPE;
+    else return usage_error("--spm-type is unigram or bpe, got '%s'", s);
+    return CRATE_OK;
+}
+
+/* Prints the baselines of dir/val under dir/train, as text and JSON. */
+static int print_baselines(const char *dir) {
+    token_baselines b;
+    char *train = path_join(dir, "train"), *val = path_join(dir, "val");
+    int st = train && val ? token_baselines_compute_paths(train, val, &b) : CRATE_EINTERNAL;
+    free(train);
+    free(val);
+    if (st) return st;
+    printf("baselines: val under counts from train\n");
+    token_baselines_print(stdout, "  ", &b);
+    token_baselines_print_json(stdout, dir, &b);
+    return CRATE_OK;
+}
+
+static void print_split(const char *name, const token_dataset_stats *s, const char *out, const char *extra) {
+    printf("%-5s %llu documents%s, %llu tokens, %llu bytes of text, %.3f bytes/token, %d shard%s, %.2f MB on disk "
+           "-> %s/%s\n", name, (unsigned long long)s->documents, extra, (unsigned long long)s->tokens,
+           (unsigned long long)s->text_bytes, (double)s->text_bytes / (double)(s->tokens ? s->tokens : 1), s->shards,
+           s->shards == 1 ? "" : "s", (double)s->file_bytes / 1e6, out, name);
+}
+
+/* Tokenizes c into out/train and out/val and prints what was written. */
+static int split_and_report(const text_corpus *c, const char *out, const text_split_options *o) {
+    text_split_stats s;
+    int st = text_corpus_write_split(c, out, o, &s);
+    if (st) return st;
+    if (o->spm_model)
+        printf("tokenizer: %s (%d pieces), loaded in %.2f s\n", o->spm_model, s.vocab, s.tokenizer_seconds);
+    else
+        printf("tokenizer: %s, %d pieces, trained on the %llu lines of the train documents in %.2f s\n",
+               o->type == SPM_BPE ? "bpe" : "unigram", s.vocab, (unsigned long long)s.tokenizer_lines,
+               s.tokenizer_seconds);
+    char every[64];
+    snprintf(every, sizeof every, " (every %d%s)", o->val_every,
+             o->val_every % 10 == 1 && o->val_every % 100 != 11 ? "st"
+             : o->val_every % 10 == 2 && o->val_every % 100 != 12 ? "nd"
+             : o->val_every % 10 == 3 && o->val_every % 100 != 13 ? "rd" : "th");
+    print_split("train", &s.train, out, "");
+    print_split("val", &s.val, out, every);
+    printf("encoded and written in %.2f s\n", s.encode_seconds);
+    return print_baselines(out);
+}
+
+static int cmd_text(int argc, char **argv) {
+    text_split_options o = {.val_every = 20, .type = SPM_UNIGRAM, .vocab_flag = "--spm-train"};
+    const char **pos = calloc((size_t)argc + 1, sizeof *pos);
+    if (!pos) return fail(crate_fail(CRATE_EINTERNAL, "out of memory"));
+    int npos = 0, typed = 0, st = CRATE_OK;
+    for (int i = 0; !st && i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(USAGE, stdout);
+            free(pos);
+            return -1;
+        } else if (!strcmp(a, "--spm-train") || !strcmp(a, "--spm-type") || !strcmp(a, "--spm") ||
+                   !strcmp(a, "--val-every")) {
+            if (i + 1 >= argc) st = usage_error("%s needs a value", a);
+            else if (!strcmp(a, "--spm-train")) st = parse_count(a, argv[++i], &o.vocab);
+            else if (!strcmp(a, "--val-every")) st = parse_count(a, argv[++i], &o.val_every);
+            else if (!strcmp(a, "--spm")) o.spm_model = argv[++i];
+            else st = parse_spm_type(argv[++i], &o.type), typed = 1;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            st = usage_error("unknown option %s", a);
+        } else {
+            pos[npos++] = a;
+        }
+    }
+    if (!st && (o.vocab > 0) == (o.spm_model != NULL))
+        st = usage_error("%s", "text needs exactly one of --spm-train V (train a tokenizer) or --spm MODEL (use one)");
+    if (!st && typed && o.spm_model) st = usage_error("%s", "--spm-type goes with --spm-train, not --spm MODEL");
+    if (!st && npos < 2) st = usage_error("%s", "text needs at least one input file and OUT_DIR");
+    if (st) {
+        free(pos);
+        return st;
+    }
+    const char *out = pos[npos - 1];
+    char source[600];
+    if (npos == 2) snprintf(source, sizeof source, "%.500s", pos[0]);
+    else snprintf(source, sizeof source, "%.500s and %d more input%s", pos[0], npos - 2, npos == 3 ? "" : "s");
+    o.source = source;
+    text_corpus c;
+    text_corpus_init(&c);
+    for (int i = 0; !st && i < npos - 1; i++) st = text_corpus_add_file(&c, pos[i]);
+    if (!st) printf("text: %llu documents (paragraphs) in %d file%s, %llu bytes\n", (unsigned long long)c.count,
+                    npos - 1, npos == 2 ? "" : "s", (unsigned long long)c.bytes);
+    if (!st) st = split_and_report(&c, out, &o);
+    text_corpus_free(&c);
+    free(pos);
+    return st ? fail(st) : CRATE_OK;
+}
+
+static int cmd_kjv(int argc, char **argv) {
+    text_split_options o = {.source = "the KJV (`" KJV_COMMAND "`)", .vocab = 4096, .vocab_flag = "--vocab",
+                            .val_every = 20, .type = SPM_UNIGRAM};
+    const char *out = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(USAGE, stdout);
+            return -1;
+        } else if (!strcmp(a, "--vocab") || !strcmp(a, "--spm-type")) {
+            if (i + 1 >= argc) return usage_error("%s needs a value", a);
+            int st = !strcmp(a, "--vocab") ? parse_count(a, argv[++i], &o.vocab) : parse_spm_type(argv[++i], &o.type);
+            if (st) return st;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return usage_error("unknown option %s", a);
+        } else if (!out) {
+            out = a;
+        } else {
+            return usage_error("unexpected argument %s (one OUT_DIR only)", a);
+        }
+    }
+    if (!out) return usage_error("%s", "kjv needs OUT_DIR");
+    double t0 = now_seconds();
+    text_corpus c;
+    text_corpus_init(&c);
+    kjv_stats k;
+    int st = kjv_read(&c, &k);
+    if (!st)
+        printf("kjv: %d books, %d chapters, %llu verses from `%s` (%.2f MB in %.2f s); one document per chapter, "
+               "every %dth chapter (%llu) to val\n", k.books, k.chapters, (unsigned long long)k.verses, KJV_COMMAND,
+               (double)k.source_bytes / 1e6, k.seconds, o.val_every,
+               (unsigned long long)(c.count / (uint64_t)o.val_every));
+    if (!st) st = split_and_report(&c, out, &o);
+    text_corpus_free(&c);
+    if (st) return fail(st);
+    printf("kjv: done in %.2f s\n", now_seconds() - t0);
+    return CRATE_OK;
+}
+
+static int cmd_baselines(int argc, char **argv) {
+    const char *dir = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(USAGE, stdout);
+            return -1;
+        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+            return usage_error("unknown option %s", argv[i]);
+        } else if (dir) {
+            return usage_error("unexpected argument %s (one DIR only)", argv[i]);
+        }
+        dir = argv[i];
+    }
+    if (!dir) return usage_error("%s", "baselines needs DIR (holding train and val)");
+    int st = print_baselines(dir);
+    return st ? fail(st) : CRATE_OK;
+}
+
+/* verify of a token dataset directory. */
+static int verify_tokens(const char *path) {
+    double t0 = now_seconds();
+    token_dataset *ds;
+    int st = token_dataset_open(&ds, path, 0);
+    if (!st) st = token_dataset_verify(ds);
+    if (st) {
+        fprintf(stderr, "crate-data: %s: damaged or unreadable: %s\n", path, crate_errmsg());
+        token_dataset_close(ds);
+        return st;
+    }
+    double t = now_seconds() - t0;
+    token_dataset_stats s;
+    token_dataset_get_stats(ds, &s);
+    size_t tok_bytes;
+    token_dataset_tokenizer(ds, &tok_bytes);
+    printf("%s: ok (token dataset)\n", path);
+    printf("  tokens     %llu (vocabulary %d, %d-byte ids)\n", (unsigned long long)s.tokens, token_dataset_vocab(ds),
+           token_dataset_vocab(ds) <= 65536 ? 2 : 4);
+    printf("  documents  %llu\n", (unsigned long long)s.documents);
+    printf("  text       %llu bytes (%.3f bytes/token)\n", (unsigned long long)s.text_bytes,
+           (double)s.text_bytes / (double)(s.tokens ? s.tokens : 1));
+    printf("  shards     %d\n", s.shards);
+    printf("  blocks     %llu\n", (unsigned long long)s.blocks);
+    printf("  bytes      %llu on disk, %llu raw (ratio %.2f); tokenizer %zu bytes\n",
+           (unsigned long long)s.file_bytes, (unsigned long long)s.raw_bytes,
+           (double)s.raw_bytes / (double)(s.file_bytes ? s.file_bytes : 1), tok_bytes);
+    printf("  checked    %llu blocks in %.2f s\n", (unsigned long long)s.blocks, t);
+    token_dataset_close(ds);
+    return CRATE_OK;
+}
+
+static int is_token_dataset(const char *path) {
+    struct stat sb;
+    char *meta = path_join(path, TOKEN_META_FILE);
+    int yes = meta && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode) && stat(meta, &sb) == 0;
+    free(meta);
+    return yes;
+}
+
 static int cmd_verify(int argc, char **argv) {
     const char *path = NULL;
     for (int i = 0; i < argc; i++) {
@@ -212,6 +459,7 @@ static int cmd_verify(int argc, char **argv) {
         path = argv[i];
     }
     if (!path) return usage_error("%s", "verify needs PATH");
+    if (is_token_dataset(path)) return verify_tokens(path);
     double t0 = now_seconds();
     image_dataset *ds;
     int st = image_dataset_open(&ds, path, 0);
@@ -274,6 +522,12 @@ int main(int argc, char **argv) {
         return 0;
     } else if (!strcmp(cmd, "fashion-mnist")) {
         st = cmd_fashion_mnist(argc - 2, argv + 2);
+    } else if (!strcmp(cmd, "text")) {
+        st = cmd_text(argc - 2, argv + 2);
+    } else if (!strcmp(cmd, "kjv")) {
+        st = cmd_kjv(argc - 2, argv + 2);
+    } else if (!strcmp(cmd, "baselines")) {
+        st = cmd_baselines(argc - 2, argv + 2);
     } else if (!strcmp(cmd, "verify")) {
         st = cmd_verify(argc - 2, argv + 2);
     } else {

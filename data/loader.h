@@ -11,13 +11,15 @@
  * shuffle = 0, perm_e is the identity (evaluation order). So the samples of a
  * step depend only on (seed, G, s), never on how ranks split the global batch,
  * and a loader opened at first_step = s serves what an uninterrupted one would.
+ * (The order is data/sample_order.h, which the token source shares.)
  *
  * Threads. With prefetch > 0 a worker thread prepares batches into a ring of
  * prefetch + 1 slots (one held by the caller, up to prefetch ready ahead) and
  * is the only thread that touches the dataset. A worker failure is handed to
  * the next image_loader_next that needs the failed batch: it returns the
  * worker's status with its message on the caller's thread; batches prepared
- * before the failure are still served first. Failures are sticky.
+ * before the failure are still served first. Failures are sticky. (The ring
+ * is data/prefetch.h, which the token source shares.)
  */
 #ifndef CRATE_DATA_LOADER_H
 #define CRATE_DATA_LOADER_H
@@ -54,8 +56,8 @@ typedef struct image_loader image_loader;
 
 /* Opens the dataset at path (see shard.h) and starts the worker. Fails with
  * CRATE_EINPUT on a bad config (G < 1, local_batch < 1, rank_offset +
- * local_batch > G, first_step < 0, prefetch < 0), an empty dataset, or one of
- * more than 2^32 − 1 records. */
+ * local_batch > G, first_step < 0, prefetch < 0 or > PREFETCH_MAX_DEPTH), an
+ * empty dataset, or one of more than 2^32 − 1 records. */
 int image_loader_open(image_loader **out, const char *path, const image_loader_config *cfg);
 /* The batch of the next step; valid until the next call or close. */
 int image_loader_next(image_loader *ld, const image_batch **batch);

@@ -1,12 +1,17 @@
-/* shard.h — the image shard format, its writers and its reader (DESIGN §6).
+/* shard.h — the shard container (DESIGN §6), and its image datasets: the
+ * writers and the reader.
  *
- * Defines: shard_writer (one shard file), image_dataset_writer (a directory
- * of shards), image_dataset (the reader of a file or a directory, with a
- * bounded cache of decompressed blocks).
+ * Defines: the file layout of a shard, for both record kinds (images here,
+ * token ids in data/token_shard.h); shard_writer (one image shard file),
+ * image_dataset_writer (a directory of image shards), image_dataset (the
+ * reader of a file or a directory, with a bounded cache of decompressed
+ * blocks).
  *
  * Implemented in data/shard_format.c (the bytes of the header and the index,
  * and their checks), shard_write.c (the writers), shard_read.c (the reader)
- * and shard_cache.c (the block cache).
+ * and shard_cache.c (the block cache); the kind-independent parts of the
+ * writer and the reader are declared in data/shard_io.h, which the token
+ * datasets (data/token_shard.c) share.
  *
  * A dataset PATH is a directory holding shard-00000.crs, shard-00001.crs, …
  * (numbered without gaps; other names are ignored) or one shard file. Records
@@ -17,16 +22,17 @@
  *   header, 64 bytes
  *     0  char[8]  magic "CRATESHD"
  *     8  u32      version (1)
- *    12  u32      kind (1 = image; 2 = tokens, reserved; others rejected)
- *    16  u32      record_bytes (image: C·H·W + 4)
- *    20  u32      C
- *    24  u32      H
- *    28  u32      W
+ *    12  u32      kind (1 = image, 2 = tokens; others rejected)
+ *    16  u32      record_bytes (image: C·H·W + 4; tokens: 2 or 4)
+ *    20  u32      C (tokens: the id width in bytes, = record_bytes)
+ *    24  u32      H (tokens: the vocabulary size V)
+ *    28  u32      W (tokens: 1)
  *    32  u64      record_count
  *    40  u32      records_per_block
  *    44  u32      block_count = ceil(record_count / records_per_block)
  *    48  u64      index_offset (= 64 + sum of compressed block sizes)
- *    56  u32      reserved (0)
+ *    56  u32      documents (tokens: documents starting in this shard, = the
+ *                 bos ids in it; images: 0)
  *    60  u32      crc32 of header bytes [0, 60)
  *   blocks, back to back from offset 64
  *     block b: LZ4 block (LZ4_compress_default) of records
@@ -39,6 +45,10 @@
  *     char[8] end magic "CRATEEND"
  *
  *   image record: C·H·W uint8 pixels in C×H×W order, then an int32 label.
+ *   token record: one token id, u16 when V <= 65536, else u32 (so the width
+ *   follows from V and is checked against it); ids are < V. The stream of a
+ *   token dataset is its documents back to back, each starting with the bos
+ *   id, so the boundaries are in the checksummed blocks (data/token_shard.h).
  *
  * Opening a shard checks the header (magic, version, kind, crc, sizes against
  * the file size), the index (crc, end magic, every entry against the header).
@@ -59,7 +69,7 @@
 
 #define SHARD_VERSION 1
 #define SHARD_KIND_IMAGE 1
-#define SHARD_KIND_TOKENS 2 /* reserved for token shards */
+#define SHARD_KIND_TOKENS 2
 #define SHARD_HEADER_BYTES 64
 #define SHARD_INDEX_ENTRY_BYTES 24
 #define SHARD_INDEX_TRAILER_BYTES 16
@@ -87,13 +97,15 @@ void shard_writer_abort(shard_writer *w);
 
 typedef struct image_dataset_writer image_dataset_writer;
 
+/* What a directory of shards holds, of either kind. */
 typedef struct {
     uint64_t records;
     int shards;
     uint64_t blocks;
     uint64_t file_bytes; /* on disk, all shards */
     uint64_t raw_bytes;  /* records · record_bytes */
-} image_dataset_stats;
+} shard_dataset_stats;
+typedef shard_dataset_stats image_dataset_stats;
 
 /* Starts the dataset directory DIR: shards go to DIR.partial/ (created; stale
  * shard files of an earlier crash in it are removed), each holding at most
@@ -103,7 +115,8 @@ int image_dataset_writer_open(image_dataset_writer **out, const char *dir, int C
                               int records_per_shard, int records_per_block);
 int image_dataset_writer_add(image_dataset_writer *w, const uint8_t *pixels, int32_t label);
 /* Closes the last shard and renames DIR.partial to DIR. An existing DIR is
- * replaced if it holds nothing but shard files; otherwise this fails with
+ * replaced if it holds nothing but shard files (a token dataset, which also
+ * holds its tokenizer and metadata, is not); otherwise this fails with
  * CRATE_EINPUT and leaves it alone. A dataset without records is one empty
  * shard. Frees w whatever the outcome; stats may be NULL. */
 int image_dataset_writer_close(image_dataset_writer *w, image_dataset_stats *stats);
@@ -117,8 +130,9 @@ void image_dataset_writer_abort(image_dataset_writer *w);
 typedef struct image_dataset image_dataset;
 
 /* Opens PATH (a shard directory or one shard file), validating every header
- * and index. Decompressed blocks are cached up to cache_bytes (least recently
- * used evicted first); the block in use is kept even if it alone is larger, so
+ * and index; token shards are refused (data/token_shard.h reads them).
+ * Decompressed blocks are cached up to cache_bytes (least recently used
+ * evicted first); the block in use is kept even if it alone is larger, so
  * cache_bytes = 0 works, slowly. One file descriptor stays open per shard. */
 int image_dataset_open(image_dataset **out, const char *path, size_t cache_bytes);
 void image_dataset_close(image_dataset *ds);

@@ -8,8 +8,8 @@
  * the ones written, so offsets and sizes are also cross-checked against each
  * other and the file size here, when a shard is opened: a later pread never
  * reads outside the file or past a buffer. The checks are split so that the
- * image-specific ones (shard_header_check_image) are the only part a token
- * shard would replace.
+ * kind-specific ones (shard_header_check_image, shard_header_check_tokens)
+ * are the only part that differs between the two record kinds.
  */
 #include "data/shard_format.h"
 
@@ -39,6 +39,7 @@ void shard_header_encode(const shard_header *h, uint8_t out[SHARD_HEADER_BYTES])
     shard_put_le32(out + 40, h->records_per_block);
     shard_put_le32(out + 44, h->block_count);
     shard_put_le64(out + 48, h->index_offset);
+    shard_put_le32(out + 56, h->documents);
     shard_put_le32(out + 60, crc32_update(0, out, 60));
 }
 
@@ -60,6 +61,7 @@ int shard_header_decode(const uint8_t hb[SHARD_HEADER_BYTES], const char *path, 
     h->records_per_block = shard_get_le32(hb + 40);
     h->block_count = shard_get_le32(hb + 44);
     h->index_offset = shard_get_le64(hb + 48);
+    h->documents = shard_get_le32(hb + 56);
     if (h->version != SHARD_VERSION)
         return crate_fail(CRATE_EINPUT, "%s: shard format version %u, this build reads version %d; " SHARD_FIX, path,
                           h->version, SHARD_VERSION);
@@ -76,7 +78,31 @@ int shard_header_check_image(const shard_header *h, const char *path) {
     if (h->C < 1 || h->H < 1 || h->W < 1 || pixels > SHARD_MAX_PIXELS || h->record_bytes != pixels + 4)
         return crate_fail(CRATE_EINPUT, "%s: inconsistent record shape %ux%ux%u with %u-byte records; " SHARD_FIX,
                           path, h->C, h->H, h->W, h->record_bytes);
+    if (h->documents != 0)
+        return crate_fail(CRATE_EINPUT, "%s: an image shard with a document count (%u); " SHARD_FIX, path,
+                          h->documents);
     return CRATE_OK;
+}
+
+int shard_header_check_tokens(const shard_header *h, const char *path) {
+    if (h->kind == SHARD_KIND_IMAGE)
+        return crate_fail(CRATE_EINPUT, "%s: an image shard where a token shard was expected; check the data path",
+                          path);
+    if (h->kind != SHARD_KIND_TOKENS)
+        return crate_fail(CRATE_EINPUT, "%s: unknown shard kind %u; " SHARD_FIX, path, h->kind);
+    if (h->H < 1 || h->H > SHARD_MAX_VOCAB || h->W != 1 || h->C != h->record_bytes ||
+        h->record_bytes != shard_token_id_bytes(h->H))
+        return crate_fail(CRATE_EINPUT, "%s: inconsistent token shard: vocabulary %u with %u-byte records (C %u, "
+                          "W %u; ids of a vocabulary up to 65536 take 2 bytes, larger ones 4); " SHARD_FIX, path, h->H,
+                          h->record_bytes, h->C, h->W);
+    if (h->documents > h->record_count)
+        return crate_fail(CRATE_EINPUT, "%s: %u documents in %llu tokens (each document starts with a bos token); "
+                          SHARD_FIX, path, h->documents, (unsigned long long)h->record_count);
+    return CRATE_OK;
+}
+
+int shard_header_check_kind(const shard_header *h, uint32_t kind, const char *path) {
+    return kind == SHARD_KIND_TOKENS ? shard_header_check_tokens(h, path) : shard_header_check_image(h, path);
 }
 
 int shard_header_check_layout(const shard_header *h, uint64_t file_bytes, const char *path) {

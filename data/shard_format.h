@@ -1,14 +1,14 @@
-/* shard_format.h — private to data/shard_*.c: the bytes of a shard file
- * (layout in shard.h), shared by the writer, the reader and, later, the token
- * shards.
+/* shard_format.h — private to the shard code (data/shard_*.c and
+ * data/token_shard.c): the bytes of a shard file (layout in shard.h), shared
+ * by the writer, the reader and both record kinds.
  *
  * Defines shard_header and shard_block_entry (the decoded header and index
  * entries), their encoders and checked decoders, the little-endian field
  * helpers, the shard file naming of a dataset directory, and two string
  * helpers the writer and reader both need. Everything that knows an offset
  * inside the header or the index is here, so a second record kind reuses the
- * same container and only adds its own record checks (the image ones are
- * shard_header_check_image).
+ * same container and only adds its own record checks
+ * (shard_header_check_image, shard_header_check_tokens).
  *
  * Every check fails with CRATE_EINPUT and a message naming the file, what is
  * wrong and SHARD_FIX; decoders read only the bytes they are given.
@@ -27,6 +27,12 @@
 /* Largest image record we accept: keeps C·H·W + 4 in a u32 and a one-record
  * block within what LZ4 can compress. */
 #define SHARD_MAX_PIXELS (1u << 30)
+
+/* Largest vocabulary of a token shard: ids are int32 in memory. */
+#define SHARD_MAX_VOCAB 0x7fffffffu
+
+/* Bytes per token id for a vocabulary of V: u16 up to 65536 ids, else u32. */
+static inline uint32_t shard_token_id_bytes(uint64_t vocab) { return vocab <= 65536 ? 2 : 4; }
 
 /* ---- little-endian fields ----------------------------------------------------- */
 
@@ -50,6 +56,7 @@ typedef struct {
     uint64_t record_count;
     uint32_t records_per_block, block_count;
     uint64_t index_offset;
+    uint32_t documents; /* tokens: documents starting in the shard; images: 0 */
 } shard_header;
 
 /* The 64 header bytes of h, magic and crc included. */
@@ -57,12 +64,20 @@ void shard_header_encode(const shard_header *h, uint8_t out[SHARD_HEADER_BYTES])
 
 /* Opening a shard checks its header in three steps, in this order:
  *   shard_header_decode        magic, crc, then the fields into *h, version;
- *   shard_header_check_image   kind is image, C, H, W and record_bytes agree;
+ *   shard_header_check_image   kind is image, C, H, W and record_bytes agree,
+ *                              documents is 0;
+ *   or shard_header_check_tokens  kind is tokens, record_bytes = C is the id
+ *                              width of the vocabulary H, W = 1, documents
+ *                              <= record_count;
  *   shard_header_check_layout  records per block, block count, and the index
  *                              ending exactly at file_bytes.
- * path only names the file in messages. */
+ * shard_header_check_kind calls the check of the kind expected (a shard of
+ * the other kind is refused naming both). path only names the file in
+ * messages. */
 int shard_header_decode(const uint8_t hb[SHARD_HEADER_BYTES], const char *path, shard_header *h);
 int shard_header_check_image(const shard_header *h, const char *path);
+int shard_header_check_tokens(const shard_header *h, const char *path);
+int shard_header_check_kind(const shard_header *h, uint32_t kind, const char *path);
 int shard_header_check_layout(const shard_header *h, uint64_t file_bytes, const char *path);
 
 /* Records in block b: records_per_block, or fewer in the last block. */

@@ -83,7 +83,7 @@ std::unordered_map<std::string, std::string> train_args(const spm_train_options 
         {"eos_id", std::to_string(o->eos_id)},
         {"num_threads", "1"},      // deterministic
         {"minloglevel", "2"},      // no progress chatter on stderr
-        {"hard_vocab_limit", "false"},
+        {"hard_vocab_limit", o->hard_vocab_limit ? "true" : "false"},
         {"model_prefix", ""},
     };
     if (o->mask_piece && *o->mask_piece) a["user_defined_symbols"] = o->mask_piece;
@@ -125,7 +125,7 @@ template <typename T> T *copy_out(const std::vector<T> &v, size_t extra, const c
 extern "C" {
 
 spm_train_options spm_train_options_default(int vocab_size) {
-    return spm_train_options{SPM_UNIGRAM, vocab_size, 1.0, 0, 0, 1, 2, 3, "[MASK]", 0};
+    return spm_train_options{SPM_UNIGRAM, vocab_size, 1.0, 0, 0, 1, 2, 3, "[MASK]", 0, 1};
 }
 
 int spm_train_files(spm_model **out, const char *const *files, int nfiles, const spm_train_options *opt) {

@@ -35,9 +35,12 @@ typedef struct {
     int pad_id, unk_id, bos_id, eos_id;
     const char *mask_piece;     /* e.g. "[MASK]", or NULL */
     int64_t max_sentences;      /* sentences sampled for training (0: all) */
+    int hard_vocab_limit;       /* 1: exactly vocab_size pieces, or SentencePiece's "Vocabulary size too
+                                   high" error when the text cannot fill them; 0: up to vocab_size */
 } spm_train_options;
 
-/* unigram, coverage 1.0, no byte fallback, pad 0, unk 1, bos 2, eos 3, "[MASK]". */
+/* unigram, coverage 1.0, no byte fallback, pad 0, unk 1, bos 2, eos 3, "[MASK]",
+ * all sentences, the exact vocabulary size (hard limit). */
 spm_train_options spm_train_options_default(int vocab_size);
 
 /* The next training sentence: returns 1 with *text, *len set (valid until

@@ -11,6 +11,7 @@ packages=(
   liblz4-dev libyaml-dev            # shards and checkpoints; configs
   libsentencepiece-dev              # the tokenizer (data/spm.h)
   dataset-fashion-mnist             # the image data (DESIGN §11)
+  bible-kjv                         # the text data: `bible` prints the KJV (crate-data kjv)
   python3-numpy python3-yaml lz4    # tests: independent readers of .npy, safetensors and checkpoints
   sentencepiece                     # tests: spm_encode as an independent tokenizer
   munge slurm-wlm slurmctld slurmd slurm-client  # tests: a real one-node Slurm (launch/slurm-local.sh)
