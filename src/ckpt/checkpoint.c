@@ -12,6 +12,7 @@
 #include "src/ckpt/manifest.h"
 #include "src/ckpt/shard.h"
 #include "src/error.h"
+#include "src/io/crc32.h"
 #include "src/io/fs.h"
 
 
@@ -387,6 +388,20 @@ static int compatible(const ckpt_manifest *m, const ckpt_state *st, const ckpt_m
             return crate_fail(CRATE_EINPUT, "%s holds the section %s where this objective has %s (another objective "
                               "wrote it): %s", dir, s < m->nsections ? m->sections[s].name : "(none)",
                               s < n ? sec[s].name : "(none)", fix);
+    /* A file this run attaches (its tokenizer) must be the checkpoint's, if
+     * the checkpoint has one of that name: the same tensor shapes with
+     * another tokenizer would resume a model whose ids mean other words.
+     * Only the checksums are compared: a size that disagrees with the file's
+     * own is damage, which verifying the files reports (and skips). */
+    for (int i = 0; i < expect->nfiles; i++) {
+        const ckpt_file *f = &expect->files[i];
+        const ckpt_file_entry *e = ckpt_manifest_file(m, f->name);
+        if (e && e->crc32 != crc32_update(0, f->data, f->bytes))
+            return crate_fail(CRATE_EINPUT, "%s was written with another %s than this run's (%llu bytes, crc32 %08x "
+                              "there; %zu bytes here): was the data re-made with another tokenizer? Train on the "
+                              "data it was trained on, or set checkpoint.resume=none or another run.dir", dir,
+                              f->name, (unsigned long long)e->bytes, e->crc32, f->bytes);
+    }
     int rc = same_tensors(m->tensors, m->ntensors, st->ps, "model", dir, fix);
     if (rc == CRATE_OK && st->buffers)
         rc = same_tensors(m->buffer_tensors, m->nbuffer_tensors, st->buffers, "buffer", dir, fix);
