@@ -25,7 +25,8 @@ int block_stack_declare(block_stack *s, const block_ops *ops, size_t stride, int
         int rc = ops->declare(block_stack_at(s, i), ps, name, cfg);
         if (rc != CRATE_OK) return rc;
     }
-    return ln_layer_declare(&s->final_ln, ps, layer_name(name, prefix, "norm"), s->d);
+    s->final_norm = !cfg->skip_final_norm;
+    return s->final_norm ? ln_layer_declare(&s->final_ln, ps, layer_name(name, prefix, "norm"), s->d) : CRATE_OK;
 }
 
 void block_stack_destroy(block_stack *s) {
@@ -40,7 +41,7 @@ int block_stack_alloc(block_stack *s, arena *a, int B, int N) {
         int rc = s->ops->alloc(block_stack_at(s, i), a, B, N);
         if (rc != CRATE_OK) return rc;
     }
-    return ln_layer_alloc(&s->final_ln, a, B * N);
+    return s->final_norm ? ln_layer_alloc(&s->final_ln, a, B * N) : CRATE_OK;
 }
 
 int block_stack_activation_set(block_stack *dst, const block_stack *src, arena *a, int B, int N) {
@@ -65,9 +66,13 @@ static const float *layer_input(const block_stack *s, const float *z0, int i) {
     return i == 0 ? z0 : block_stack_layer_output(s, i - 1);
 }
 
+const float *block_stack_output(const block_stack *s, const float *z0) {
+    return s->final_norm ? s->final_ln.out : layer_input(s, z0, s->depth);
+}
+
 void block_stack_forward(block_stack *s, const param_store *ps, const float *z0, int B, int N) {
     for (int i = 0; i < s->depth; i++) s->ops->forward(block_stack_at(s, i), ps, layer_input(s, z0, i), B, N);
-    ln_layer_forward(&s->final_ln, ps, layer_input(s, z0, s->depth), B * N);
+    if (s->final_norm) ln_layer_forward(&s->final_ln, ps, layer_input(s, z0, s->depth), B * N);
 }
 
 size_t block_stack_scratch_floats(const block_stack *s, int B, int N) {
@@ -79,8 +84,12 @@ void block_stack_backward(block_stack *s, param_store *ps, float *dz0, const flo
                           float *scratch, int B, int N) {
     size_t n = (size_t)B * N * s->d;
     float *g = scratch, *g_next = scratch + n, *inner = scratch + 2 * n;
-    memset(g, 0, n * sizeof(float));
-    ln_layer_backward(&s->final_ln, ps, g, dout, layer_input(s, z0, s->depth), B * N);
+    if (s->final_norm) {
+        memset(g, 0, n * sizeof(float));
+        ln_layer_backward(&s->final_ln, ps, g, dout, layer_input(s, z0, s->depth), B * N);
+    } else {
+        memcpy(g, dout, n * sizeof(float));
+    }
     for (int i = s->depth - 1; i >= 0; i--) {
         /* The first layer's input gradient goes straight to the caller's buffer. */
         float *target = i == 0 ? dz0 : g_next;

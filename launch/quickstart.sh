@@ -1,28 +1,56 @@
 #!/usr/bin/env bash
 # quickstart.sh [CONFIG] [section.key=value ...] — from a fresh Debian machine
-# to a training CRATE masked autoencoder: installs the packages, builds,
-# converts Fashion-MNIST to crate's shards and trains CONFIG (default
-# configs/mae.yaml) on 2 MPI ranks with one thread each.
+# to a training CRATE model: installs the packages, builds, prepares the data
+# and trains CONFIG (default configs/mae.yaml) on 2 MPI ranks with one thread
+# each. Image configs get Fashion-MNIST as crate shards; language configs
+# (objective gpt2, e.g. configs/gpt2.yaml) get the King James Bible as token
+# shards with its SentencePiece tokenizer, and end with a sample of text.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 config=${1:-$root/configs/mae.yaml}
 shift || true
-data=${CRATE_DATA_DIR:-$root/runs/data/fashion-mnist}
-run=${CRATE_RUN_DIR:-$root/runs/mae-quickstart}
 ranks=${CRATE_RANKS:-2}
+text=0
+grep -Eq '^[[:space:]]+name:[[:space:]]*gpt2' "$config" && text=1
 
 "$root/launch/install-deps.sh"
 "$root/launch/build.sh" "$root/build"
 
+mpi_flags=(--oversubscribe)
+[ "$(id -u)" -ne 0 ] || mpi_flags+=(--allow-run-as-root)
+train() {
+  mpirun -np "$ranks" "${mpi_flags[@]}" -x OMP_NUM_THREADS=1 \
+    "$root/build/crate-pretrain" "$config" run.dir="$run" dist.threads_per_rank=1 "$@"
+}
+
+if [ "$text" = 1 ]; then
+  data=${CRATE_DATA_DIR:-$root/runs/data/kjv}
+  run=${CRATE_RUN_DIR:-$root/runs/gpt2-quickstart}
+  if ! "$root/build/crate-data" verify "$data/train" >/dev/null 2>&1 ||
+     ! "$root/build/crate-data" verify "$data/val" >/dev/null 2>&1; then
+    "$root/build/crate-data" kjv "$data"
+  fi
+  train data.train="$data/train" data.val="$data/val" "$@"
+  echo
+  echo "quickstart: a greedy sample and a sampled one from the final checkpoint:"
+  "$root/build/crate-generate" "$run/ckpt" --prompt "And God said" --tokens 60 --temperature 0
+  "$root/build/crate-generate" "$run/ckpt" --prompt "And God said" --tokens 60 --temperature 0.8 --top-k 40 --seed 1
+  echo
+  echo "quickstart: done. Outputs:"
+  echo "  $run/metrics.jsonl   one JSON object per logged step (loss, tokens/s, val_loss, val_bpb, ...)"
+  echo "  $run/ckpt/          checkpoints (each holds the tokenizer); ckpt/latest names the final one"
+  echo "  $data/{train,val}    the KJV as token shards, every 20th chapter in val"
+  echo "Sample more with:"
+  echo "  $root/build/crate-generate $run/ckpt --prompt \"In the beginning\" --tokens 200"
+  exit 0
+fi
+
+data=${CRATE_DATA_DIR:-$root/runs/data/fashion-mnist}
+run=${CRATE_RUN_DIR:-$root/runs/mae-quickstart}
 if [ ! -d "$data/train" ] || ! "$root/build/crate-data" verify "$data/train" >/dev/null 2>&1; then
   "$root/build/crate-data" fashion-mnist "$data"
 fi
-
-mpi_flags=(--oversubscribe)
-[ "$(id -u)" -ne 0 ] || mpi_flags+=(--allow-run-as-root)
-mpirun -np "$ranks" "${mpi_flags[@]}" -x OMP_NUM_THREADS=1 \
-  "$root/build/crate-pretrain" "$config" \
-  data.train="$data/train" data.test="$data/test" run.dir="$run" dist.threads_per_rank=1 "$@"
+train data.train="$data/train" data.test="$data/test" "$@"
 
 echo
 echo "quickstart: done. Outputs:"

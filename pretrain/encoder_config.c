@@ -1,13 +1,26 @@
 /* encoder_config.c — see encoder_config.h. */
 #include "pretrain/encoder_config.h"
 
+static int head_dim(const train_config *cfg) {
+    return cfg->model.head_dim > 0 ? (int)cfg->model.head_dim : (int)(cfg->model.dim / cfg->model.heads);
+}
+
 image_encoder_config encoder_config_for_images(const train_config *cfg, int C, int H, int W) {
     int d = (int)cfg->model.dim, heads = (int)cfg->model.heads;
-    int head_dim = cfg->model.head_dim > 0 ? (int)cfg->model.head_dim : d / heads;
     return (image_encoder_config){
         .embed = {C, H, W, (int)cfg->model.patch, d, cfg->model.pos_embed == TRAIN_POS_EMBED_LEARNED,
                   cfg->mae.encoder_input == TRAIN_MAE_INPUT_ALL},
-        .block = {d, heads, head_dim, 0, (float)cfg->model.eta, (float)cfg->model.lambda},
+        .block = {d, heads, head_dim(cfg), 0, (float)cfg->model.eta, (float)cfg->model.lambda},
         .depth = (int)cfg->model.depth,
+    };
+}
+
+text_encoder_config encoder_config_for_text(const train_config *cfg, int vocab) {
+    const train_model_config *m = &cfg->model;
+    return (text_encoder_config){
+        .vocab = vocab, .context = (int)m->context, .depth = (int)m->depth,
+        .block = {.d = (int)m->dim, .heads = (int)m->heads, .head_dim = head_dim(cfg),
+                  .causal = cfg->objective.name == TRAIN_OBJECTIVE_GPT2, .eta = (float)m->eta,
+                  .lambda = (float)m->lambda, .skip_final_norm = !cfg->gpt2.final_norm},
     };
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "data/image_source.h"
+#include "pretrain/text_data.h"
 #include "src/error.h"
 
 int objective_create(objective **out, const train_config *cfg, int micro_batch, param_store *ps) {
@@ -13,6 +14,11 @@ int objective_create(objective **out, const train_config *cfg, int micro_batch, 
     case TRAIN_OBJECTIVE_MAE:
         rc = image_source_shape(cfg->data.train, &shape.channels, &shape.height, &shape.width);
         return rc == CRATE_OK ? mae_objective_create(out, cfg, &shape, micro_batch, ps) : rc;
+    case TRAIN_OBJECTIVE_GPT2: {
+        text_data_info data;
+        rc = text_data_info_read(&data, cfg);
+        return rc == CRATE_OK ? gpt2_objective_create(out, cfg, &data, micro_batch, ps) : rc;
+    }
     }
     return crate_fail(CRATE_EINPUT, "objective.name: unsupported objective %d", cfg->objective.name);
 }

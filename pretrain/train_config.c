@@ -43,10 +43,12 @@ static const config_key train_schema[] = {
     KEY_FLOAT(model, eta, "0.1", 0, 100, "ISTA step size eta"),
     KEY_FLOAT(model, lambda, "0.5", 0, 100, "ISTA sparsity lambda (0.1 classic CRATE, 0.5 CRATE-MAE)"),
     KEY_ENUM(model, pos_embed, "sincos", "sincos|learned", "position embedding: fixed 2D sin-cos or learned"),
+    KEY_INT(model, vocab_size, "0", 0, 1 << 24, "text models: tokenizer vocabulary V; 0 takes the data.train tokenizer's"),
+    KEY_INT(model, context, "256", 1, 1 << 20, "text models: tokens per window T (learned positions for T)"),
     KEY_FLOAT(model, init_std, "0.02", 0, 10, "std of the truncated-normal init of cls/mask tokens and learned positions (matrices: Xavier)"),
 
     /* objective: which pretraining objective drives the run (DESIGN §3). */
-    KEY_ENUM(objective, name, "mae", "mae", "pretraining objective"),
+    KEY_ENUM(objective, name, "mae", "mae|gpt2", "pretraining objective: masked autoencoding of images, causal language model"),
 
     /* mae: masked autoencoding; read only when objective.name is mae. */
     KEY_FLOAT(mae, mask_ratio, "0.75", 0, 0.99, "fraction of each image's patches that are masked"),
@@ -54,9 +56,13 @@ static const config_key train_schema[] = {
          "encoder sees only visible patches, or all with a mask token (CRATE-MAE)"),
     KEY_BOOL(mae, norm_pix_loss, "false", "normalise each target patch by its own mean and variance"),
 
+    /* gpt2: the causal language model (CRATE-GPT); read only when objective.name is gpt2. */
+    KEY_BOOL(gpt2, final_norm, "false", "LayerNorm after the last layer (CRATE-GPT has none)"),
+
     /* data: shard files (DESIGN §6) and how the reader stays ahead. */
     KEY_STRING(data, train, NULL, "training dataset: a shard directory (crate-data) or one shard file"),
-    KEY_STRING(data, test, "", "held-out dataset (shard directory or file); empty for none"),
+    KEY_STRING(data, test, "", "held-out images (shard directory or file) for the k-NN monitor; empty for none"),
+    KEY_STRING(data, val, "", "held-out tokens (crate-data text/kjv folder) for the text objectives' eval; empty for none"),
     KEY_INT(data, prefetch, "2", 0, 64, "batches prepared ahead by the prefetch thread"),
     KEY_INT(data, cache_mb, "512", 0, 1048576, "MiB of decompressed shard blocks kept in memory"),
 
@@ -91,10 +97,13 @@ static const config_key train_schema[] = {
     KEY_INT(checkpoint, level, "0", 0, 12, "lz4 level of the shard files (0: fast default; 3-12: lz4hc, slower)"),
 
     /* eval: the k-NN monitor of the encoder while it trains (DINO protocol). */
-    KEY_INT(eval, every, "0", 0, BIG, "k-NN top-1 of the encoder every this many steps, into metrics.jsonl (0: off; needs data.test)"),
+    KEY_INT(eval, every, "0", 0, BIG,
+            "evaluate every this many steps, into metrics.jsonl (0: off): images k-NN top-1 (needs data.test), "
+            "text validation loss (needs data.val)"),
     KEY_INT(eval, train_samples, "5000", 1, BIG, "first images of data.train that form the k-NN memory bank"),
     KEY_INT(eval, test_samples, "1000", 1, BIG, "first images of data.test that are classified"),
     KEY_INT(eval, knn, "20", 1, 10000, "neighbours that vote"),
+    KEY_INT(eval, val_windows, "256", 1, BIG, "text: the first windows of data.val scored (the same every time)"),
     KEY_ENUM(eval, feature, "mean", "cls|mean|cls+mean",
              "image feature: MAE trains its cls token only through reconstruction, so mean pooling tells more"),
 
@@ -123,7 +132,12 @@ static int check_lr(const train_config *cfg, const config_sources *src) {
 }
 
 static int check_eval(const train_config *cfg, const config_sources *src) {
-    if (cfg->eval.every == 0 || cfg->data.test[0]) return CRATE_OK;
+    int text = cfg->objective.name == TRAIN_OBJECTIVE_GPT2;
+    if (cfg->eval.every == 0 || (text ? cfg->data.val[0] : cfg->data.test[0])) return CRATE_OK;
+    if (text)
+        return crate_fail(CRATE_EINPUT, "eval.every = %lld (%s) needs held-out text: set data.val (the val folder "
+                          "crate-data kjv/text wrote), or eval.every=0", (long long)cfg->eval.every,
+                          config_where(src, "eval.every"));
     return crate_fail(CRATE_EINPUT, "eval.every = %lld (%s) needs held-out images: set data.test (a crate-data folder)",
                       (long long)cfg->eval.every, config_where(src, "eval.every"));
 }

@@ -17,7 +17,7 @@
 #include <stdio.h>
 
 enum train_pos_embed { TRAIN_POS_EMBED_SINCOS = 0, TRAIN_POS_EMBED_LEARNED = 1 };
-enum train_objective { TRAIN_OBJECTIVE_MAE = 0 };
+enum train_objective { TRAIN_OBJECTIVE_MAE = 0, TRAIN_OBJECTIVE_GPT2 = 1 };
 enum train_mae_input { TRAIN_MAE_INPUT_VISIBLE = 0, TRAIN_MAE_INPUT_ALL = 1 };
 
 typedef struct {
@@ -27,6 +27,7 @@ typedef struct {
 
 typedef struct {
     int64_t dim, heads, head_dim, depth, decoder_depth, patch;
+    int64_t vocab_size, context; /* text models */
     double eta, lambda;
     int pos_embed; /* enum train_pos_embed */
     double init_std;
@@ -43,7 +44,11 @@ typedef struct {
 } train_mae_config;
 
 typedef struct {
-    char train[CONFIG_STRING_MAX], test[CONFIG_STRING_MAX];
+    int final_norm;
+} train_gpt2_config;
+
+typedef struct {
+    char train[CONFIG_STRING_MAX], test[CONFIG_STRING_MAX], val[CONFIG_STRING_MAX];
     int64_t prefetch, cache_mb;
 } train_data_config;
 
@@ -68,7 +73,7 @@ typedef struct {
 } train_checkpoint_config;
 
 typedef struct {
-    int64_t every, train_samples, test_samples, knn;
+    int64_t every, train_samples, test_samples, knn, val_windows;
     int feature; /* enum feature_kind (pretrain/frozen_encoder.h): cls, mean, cls+mean */
 } train_eval_config;
 
@@ -81,6 +86,7 @@ typedef struct {
     train_model_config model;
     train_objective_config objective;
     train_mae_config mae;
+    train_gpt2_config gpt2;
     train_data_config data;
     train_optim_config optim;
     train_schedule_config schedule;

@@ -1,9 +1,12 @@
 /* crate_bench.c — `crate-bench`: training-step throughput of the CRATE-MAE
- * model next to the machine's own sgemm peak, measured in the same run.
+ * and CRATE-GPT models next to the machine's own sgemm peak, measured in the
+ * same run.
  *
- * Configs (synthetic images; no data files needed):
+ * Configs (synthetic images and tokens; no data files needed):
  *   a  Fashion-MNIST MAE: B=64, 28×28×1, patch 4, d=192, 3 heads, depth 6, decoder depth 4
  *   b  32×32×3, patch 4, d=384, 6 heads, depth 12, decoder depth 4, B=32
+ *   c  causal LM: B=16, T=256, V=8192, d=384, 6 heads, depth 6
+ *   d  causal LM: B=8, T=1024, V=32000, d=768, 12 heads, depth 12 (by name only)
  * A step is forward + backward + gradient norm + AdamW, as in the trainer.
  * GFLOP/s counts the GEMM FLOPs of the step (the objective's count); the
  * sgemm figure is the best of several 2048³ (--sgemm-size) products on the
@@ -17,29 +20,84 @@
 #include <string.h>
 
 #include "data/loader.h"
+#include "data/token_source.h"
 #include "pretrain/objective.h"
+#include "pretrain/text_data.h"
 #include "src/error.h"
 #include "src/io/fs.h"
 #include "src/optim/optim.h"
 #include "src/nn/param_init.h"
 
+/* text: a causal LM (channels = vocabulary, side = context); otherwise MAE
+ * on channels × side × side images. */
 typedef struct {
     const char *name;
-    int batch, channels, side, in_all; /* in_all: run by --config all */
+    int text, batch, channels, side, in_all; /* in_all: run by --config all */
     char *overrides[8];
 } bench_config;
 
 static const bench_config CONFIGS[] = {
-    {"a", 64, 1, 28, 1, {"model.dim=192", "model.heads=3", "model.depth=6", "model.decoder_depth=4", "model.patch=4"}},
-    {"b", 32, 3, 32, 1, {"model.dim=384", "model.heads=6", "model.depth=12", "model.decoder_depth=4", "model.patch=4"}},
+    {"a", 0, 64, 1, 28, 1, {"model.dim=192", "model.heads=3", "model.depth=6", "model.decoder_depth=4", "model.patch=4"}},
+    {"b", 0, 32, 3, 32, 1, {"model.dim=384", "model.heads=6", "model.depth=12", "model.decoder_depth=4", "model.patch=4"}},
+    {"c", 1, 16, 8192, 256, 1, {"objective.name=gpt2", "model.dim=384", "model.heads=6", "model.depth=6",
+                                "model.context=256"}},
+    {"d", 1, 8, 32000, 1024, 0, {"objective.name=gpt2", "model.dim=768", "model.heads=12", "model.depth=12",
+                                 "model.context=1024"}},
     /* CRATE-B MAE at ImageNet size: the compute side of the scaling analysis (launch/SCALING.md). */
-    {"B", 8, 3, 224, 0, {"model.dim=768", "model.heads=12", "model.depth=12", "model.decoder_depth=12", "model.patch=16"}},
+    {"B", 0, 8, 3, 224, 0, {"model.dim=768", "model.heads=12", "model.depth=12", "model.decoder_depth=12", "model.patch=16"}},
 };
 
 typedef struct {
-    double ms_per_step, images_per_s, gflops;
+    double ms_per_step, samples_per_s, gflops;
     size_t parameters;
 } bench_result;
+
+/* One synthetic batch of the config's kind; the arrays stay valid until freed. */
+typedef struct {
+    image_batch images;
+    token_batch tokens;
+    uint8_t *pixels;
+    int32_t *ids;
+    uint64_t *sample_ids;
+    uint32_t *epochs;
+} bench_batch;
+
+static int bench_batch_make(bench_batch *b, const bench_config *bc) {
+    memset(b, 0, sizeof *b);
+    size_t n = bc->text ? (size_t)bc->batch * (bc->side + 1) : (size_t)bc->batch * bc->channels * bc->side * bc->side;
+    b->sample_ids = malloc(bc->batch * sizeof *b->sample_ids);
+    b->epochs = calloc(bc->batch, sizeof *b->epochs);
+    if (bc->text) b->ids = malloc(n * sizeof *b->ids);
+    else b->pixels = malloc(n);
+    if (!b->sample_ids || !b->epochs || (!b->ids && !b->pixels))
+        return crate_fail(CRATE_EINTERNAL, "out of memory for the synthetic batch");
+    for (int i = 0; i < bc->batch; i++) b->sample_ids[i] = (uint64_t)i;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t r = (uint32_t)(i * 2654435761u);
+        if (bc->text) b->ids[i] = (int32_t)(r % (uint32_t)bc->channels);
+        else b->pixels[i] = (uint8_t)(r >> 24);
+    }
+    b->images = (image_batch){bc->batch, bc->channels, bc->side, bc->side, b->pixels, NULL, b->sample_ids, b->epochs, 0};
+    b->tokens = (token_batch){.n = bc->batch, .T = bc->side, .tokens = b->ids, .sample_ids = b->sample_ids,
+                              .epochs = b->epochs};
+    return CRATE_OK;
+}
+
+static void bench_batch_free(bench_batch *b) {
+    free(b->pixels);
+    free(b->ids);
+    free(b->sample_ids);
+    free(b->epochs);
+}
+
+static int bench_objective(objective **obj, const bench_config *bc, const train_config *cfg, param_store *ps) {
+    if (bc->text) {
+        text_data_info data = {.vocab = bc->channels};
+        return gpt2_objective_create(obj, cfg, &data, bc->batch, ps);
+    }
+    data_shape shape = {bc->channels, bc->side, bc->side};
+    return mae_objective_create(obj, cfg, &shape, bc->batch, ps);
+}
 
 static double sgemm_peak(int n, int reps) {
     float *a = malloc((size_t)n * n * sizeof(float)), *b = malloc((size_t)n * n * sizeof(float)),
@@ -73,41 +131,34 @@ static int run_config(const bench_config *bc, int steps, bench_result *res) {
     param_store ps;
     param_store_init(&ps);
     objective *obj = NULL;
-    data_shape shape = {bc->channels, bc->side, bc->side};
-    rc = mae_objective_create(&obj, &cfg, &shape, bc->batch, &ps);
+    rc = bench_objective(&obj, bc, &cfg, &ps);
     if (rc == CRATE_OK) rc = param_store_alloc(&ps);
     res->parameters = param_store_count(&ps);
     float *m = rc == CRATE_OK ? crate_aligned_zalloc(ps.total * sizeof(float), "m") : NULL;
     float *v = rc == CRATE_OK ? crate_aligned_zalloc(ps.total * sizeof(float), "v") : NULL;
-    size_t pixels_n = (size_t)bc->batch * bc->channels * bc->side * bc->side;
-    uint8_t *pixels = malloc(pixels_n);
-    uint64_t *ids = malloc(bc->batch * sizeof *ids);
-    uint32_t *epochs = calloc(bc->batch, sizeof *epochs);
-    if (rc == CRATE_OK && (!m || !v || !pixels || !ids || !epochs)) rc = CRATE_EINTERNAL;
+    bench_batch bb = {0};
+    if (rc == CRATE_OK) rc = bench_batch_make(&bb, bc);
+    if (rc == CRATE_OK && (!m || !v)) rc = CRATE_EINTERNAL;
     if (rc == CRATE_OK) {
         param_store_initialize(&ps, 0, 0.02f);
-        for (size_t i = 0; i < pixels_n; i++) pixels[i] = (uint8_t)(i * 2654435761u >> 24);
-        for (int i = 0; i < bc->batch; i++) ids[i] = (uint64_t)i;
-        image_batch batch = {bc->batch, bc->channels, bc->side, bc->side, pixels, NULL, ids, epochs, 0};
+        const void *batch = bc->text ? (const void *)&bb.tokens : (const void *)&bb.images;
         adamw_config opt = {0.9f, 0.95f, 1e-8f, 0.05f};
         double t0 = 0;
         for (int s = 0; s < steps + 2 && rc == CRATE_OK; s++) {
             if (s == 2) t0 = fs_now(); /* two warm-up steps fault in every page */
             objective_loss loss;
             param_store_zero_grad(&ps);
-            rc = obj->ops->forward_backward(obj, &ps, &batch, NULL, &loss);
+            rc = obj->ops->forward_backward(obj, &ps, batch, NULL, &loss);
             double norm = sqrt(grad_sum_squares(ps.grad, ps.total));
             grad_clip(ps.grad, ps.total, norm, 1.0f);
             adamw_step_range(&ps, m, v, 0, ps.total, s + 1, 1e-4f, &opt);
         }
         double sec = (fs_now() - t0) / steps;
         res->ms_per_step = 1e3 * sec;
-        res->images_per_s = bc->batch / sec;
+        res->samples_per_s = bc->batch * (bc->text ? bc->side : 1) / sec;
         res->gflops = obj->ops->flops_per_batch(obj) / sec / 1e9;
     }
-    free(pixels);
-    free(ids);
-    free(epochs);
+    bench_batch_free(&bb);
     free(m);
     free(v);
     objective_destroy(obj);
@@ -118,12 +169,15 @@ static int run_config(const bench_config *bc, int steps, bench_result *res) {
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: crate-bench [--threads N] [--steps N] [--config a|b|B|all] [--sgemm-size N]\n"
+            "usage: crate-bench [--threads N] [--steps N] [--config a|b|c|d|B|all] [--sgemm-size N]\n"
             "\n"
-            "Times CRATE-MAE training steps on synthetic images and the machine's sgemm peak in\n"
-            "the same run, and prints ms/step, images/s, GFLOP/s and the fraction of the peak.\n"
+            "Times CRATE-MAE and CRATE-GPT training steps on synthetic images and tokens and the\n"
+            "machine's sgemm peak in the same run, and prints ms/step, images/s or tokens/s, GFLOP/s\n"
+            "and the fraction of the peak.\n"
             "  a: B=64, 28x28x1, patch 4, d=192, 3 heads, depth 6, decoder depth 4\n"
             "  b: B=32, 32x32x3, patch 4, d=384, 6 heads, depth 12, decoder depth 4\n"
+            "  c: causal LM, B=16, T=256, V=8192, d=384, 6 heads, depth 6\n"
+            "  d: causal LM, B=8, T=1024, V=32000, d=768, 12 heads, depth 12 (only when asked for by name)\n"
             "  B: B=8, 224x224x3, patch 16, d=768, 12 heads, depth 12, decoder depth 12 (CRATE-B MAE;\n"
             "     only when asked for by name)\n"
             "  --threads N     OpenMP and OpenBLAS threads (default: all cores)\n"
@@ -172,16 +226,17 @@ int main(int argc, char **argv) {
             fprintf(stderr, "crate-bench: config %s: %s\n", bc->name, crate_errmsg());
             return 1;
         }
-        printf("config %s (%zu parameters): %.2f ms/step, %.1f images/s, %.1f GFLOP/s = %.1f%% of sgemm peak\n",
-               bc->name, r.parameters, r.ms_per_step, r.images_per_s, r.gflops, 100.0 * r.gflops / peak);
+        const char *unit = bc->text ? "tokens" : "images";
+        printf("config %s (%zu parameters): %.2f ms/step, %.1f %s/s, %.1f GFLOP/s = %.1f%% of sgemm peak\n",
+               bc->name, r.parameters, r.ms_per_step, r.samples_per_s, unit, r.gflops, 100.0 * r.gflops / peak);
         snprintf(json[njson++], sizeof json[0],
-                 "{\"config\":\"%s\",\"threads\":%d,\"ms_per_step\":%.4g,\"images_per_s\":%.6g,\"gflops\":%.5g,"
+                 "{\"config\":\"%s\",\"threads\":%d,\"ms_per_step\":%.4g,\"%s_per_s\":%.6g,\"gflops\":%.5g,"
                  "\"sgemm_gflops\":%.5g,\"fraction_of_peak\":%.4f,\"corename\":\"%s\"}",
-                 bc->name, threads, r.ms_per_step, r.images_per_s, r.gflops, peak, r.gflops / peak,
+                 bc->name, threads, r.ms_per_step, unit, r.samples_per_s, r.gflops, peak, r.gflops / peak,
                  openblas_get_corename());
     }
     if (njson == 0) {
-        fprintf(stderr, "crate-bench: --config must be a, b, B or all\n");
+        fprintf(stderr, "crate-bench: --config must be a, b, c, d, B or all\n");
         return 2;
     }
     for (int i = 0; i < njson; i++) puts(json[i]);

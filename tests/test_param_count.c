@@ -1,8 +1,11 @@
 /* test_param_count.c — pins the architecture: a classification-shaped CRATE
  * (patch 16, 224×224×3, learned positions, head = the encoder's final
  * LayerNorm + Linear(d, 1000) on the cls token) must have exactly the
- * parameter counts of the CRATE paper's models T/S/B/L. */
+ * parameter counts of the CRATE paper's models T/S/B/L, and CRATE-GPT-Base
+ * (V 50304, T 1024, d 768, 12 heads, 12 layers, tied head, no final
+ * LayerNorm) exactly 60,699,648 (DESIGN §2). */
 #include "encoders/image_encoder.h"
+#include "encoders/text_encoder.h"
 #include "src/error.h"
 #include "tests/check.h"
 
@@ -28,7 +31,27 @@ static size_t count_classifier(int d, int heads, int depth) {
     return n;
 }
 
+static size_t count_gpt_base(void) {
+    param_store ps;
+    param_store_init(&ps);
+    text_encoder enc;
+    text_encoder_config cfg = {
+        .vocab = 50304, .context = 1024, .depth = 12,
+        .block = {.d = 768, .heads = 12, .head_dim = 64, .causal = 1, .eta = 0.1f, .lambda = 0.1f,
+                  .skip_final_norm = 1},
+    };
+    int rc = text_encoder_declare(&enc, &ps, "text", &cfg);
+    CHECK(rc == CRATE_OK, "declare failed: %s", crate_errmsg());
+    size_t n = param_store_count(&ps);
+    text_encoder_destroy(&enc);
+    param_store_free(&ps);
+    return n;
+}
+
 int main(void) {
+    size_t gpt = count_gpt_base();
+    printf("CRATE-GPT-Base (V=50304, T=1024, d=768, heads=12, depth=12, tied, no final LN): %zu parameters\n", gpt);
+    CHECK(gpt == 60699648, "CRATE-GPT-Base has %zu parameters, expected 60699648", gpt);
     static const struct {
         const char *name;
         int d, heads, depth;

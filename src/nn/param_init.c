@@ -33,7 +33,7 @@ void param_store_initialize(param_store *ps, uint64_t seed, float normal_std) {
             break;
         }
         case PARAM_INIT_NORMAL:
-            fill_truncated_normal(w, t->numel, normal_std, &s);
+            fill_truncated_normal(w, t->numel, t->init_std > 0 ? t->init_std : normal_std, &s);
             break;
         default:
             for (size_t i = 0; i < t->numel; i++) w[i] = 0.0f;

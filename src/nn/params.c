@@ -67,6 +67,12 @@ int param_store_add2(param_store *ps, const char *name, int64_t rows, int64_t co
     return param_store_add(ps, name, 2, shape, flags);
 }
 
+void param_store_set_normal_init(param_store *ps, int id, float std) {
+    param_tensor *t = &ps->tensors[id];
+    t->flags = (t->flags & ~(unsigned)PARAM_INIT_MASK) | PARAM_INIT_NORMAL;
+    t->init_std = std;
+}
+
 void param_store_pad_to(param_store *ps, size_t multiple) {
     ps->total = (ps->total + multiple - 1) / multiple * multiple;
 }

@@ -40,6 +40,7 @@ typedef struct {
     size_t offset; /* in floats, from the start of the buffer; 16-float aligned */
     size_t numel;
     unsigned flags;
+    float init_std; /* PARAM_INIT_NORMAL: this tensor's std (0: the store-wide one) */
 } param_tensor;
 
 /* Called during backward with an offset x: every gradient in [x, total) is
@@ -64,6 +65,10 @@ void param_store_free(param_store *ps);
 int param_store_add(param_store *ps, const char *name, int ndim, const int64_t *shape, unsigned flags);
 int param_store_add1(param_store *ps, const char *name, int64_t n, unsigned flags);
 int param_store_add2(param_store *ps, const char *name, int64_t rows, int64_t cols, unsigned flags);
+
+/* Makes tensor id initialise as N(0, std²) truncated at ±2 std, keeping its
+ * decay flag: the GPT-style init of text models (DESIGN §2). */
+void param_store_set_normal_init(param_store *ps, int id, float std);
 
 /* Rounds the buffer length up to a multiple of `multiple` floats, so that W
  * ranks can each own an equal range (ZeRO-1); the extra floats belong to no

@@ -18,6 +18,7 @@ enum rng_purpose {
     RNG_MASK = 3,      /* MAE patch mask of one sample */
     RNG_AUGMENT = 4,   /* crops and flips of one sample */
     RNG_CORRUPT = 5,   /* BERT token corruption of one window */
+    RNG_SAMPLE = 6,    /* crate-generate's draws: sample = 0 */
 };
 
 typedef struct {

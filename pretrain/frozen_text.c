@@ -1,0 +1,83 @@
+/* frozen_text.c — see frozen_text.h. */
+#include "pretrain/frozen_text.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "pretrain/encoder_config.h"
+#include "pretrain/text_data.h"
+#include "src/ckpt/checkpoint.h"
+#include "src/error.h"
+
+int frozen_text_for_config(frozen_text *ft, const train_config *cfg, int vocab, int batch) {
+    memset(ft, 0, sizeof *ft);
+    ft->cfg = *cfg;
+    ft->batch = batch;
+    ft->T = (int)cfg->model.context;
+    param_store_init(&ft->ps);
+    arena_init(&ft->arena);
+    if (cfg->objective.name != TRAIN_OBJECTIVE_GPT2)
+        return crate_fail(CRATE_EINPUT, "the checkpoint's objective has no text model (objective.name is not gpt2)");
+    text_encoder_config tc = encoder_config_for_text(cfg, vocab);
+    int rc = text_encoder_declare(&ft->enc, &ft->ps, "text", &tc);
+    if (rc == CRATE_OK) rc = param_store_alloc(&ft->ps);
+    if (rc == CRATE_OK) rc = text_encoder_alloc(&ft->enc, &ft->arena, batch, ft->T);
+    return rc;
+}
+
+/* Copies every tensor of ft->ps from the checkpoint's parameter vector by name. */
+static int copy_tensors(frozen_text *ft, const ckpt_manifest *m, const float *params, const char *path) {
+    for (int id = 0; id < ft->ps.count; id++) {
+        const param_tensor *t = &ft->ps.tensors[id];
+        const ckpt_tensor *src = NULL;
+        for (int i = 0; i < m->ntensors && !src; i++)
+            if (strcmp(m->tensors[i].name, t->name) == 0) src = &m->tensors[i];
+        if (!src || src->ndim != t->ndim || memcmp(src->shape, t->shape, (size_t)t->ndim * sizeof t->shape[0]))
+            return crate_fail(CRATE_EINPUT, "%s: tensor %s is %s: the checkpoint does not hold the model its own "
+                              "config describes (a damaged or hand-edited manifest?)", path, t->name,
+                              src ? "of another shape" : "missing");
+        memcpy(param_data(&ft->ps, id), params + src->offset, t->numel * sizeof(float));
+    }
+    return CRATE_OK;
+}
+
+int frozen_text_open(frozen_text *ft, const char *path, int batch) {
+    memset(ft, 0, sizeof *ft);
+    ckpt_manifest m;
+    float *params = NULL;
+    void *tok = NULL;
+    size_t tok_bytes = 0;
+    int rc = checkpoint_read_params(path, &m, &params);
+    if (rc != CRATE_OK) return rc;
+    train_config cfg;
+    config_sources src = {0};
+    rc = train_config_load_text(&cfg, &src, m.config, "the checkpoint's config");
+    if (rc == CRATE_OK) {
+        config_sources_free(&src);
+        if (cfg.objective.name != TRAIN_OBJECTIVE_GPT2)
+            rc = crate_fail(CRATE_EINPUT, "%s: the checkpoint's objective has no text model (objective.name is not "
+                            "gpt2): give a checkpoint of a language run", path);
+    }
+    if (rc == CRATE_OK) rc = checkpoint_read_file(path, TEXT_TOKENIZER_FILE, &tok, &tok_bytes);
+    spm_model *spm = NULL;
+    if (rc == CRATE_OK) rc = spm_load_bytes(&spm, tok, tok_bytes);
+    if (rc == CRATE_OK) {
+        rc = frozen_text_for_config(ft, &cfg, spm_vocab_size(spm), batch);
+        ft->spm = spm;
+        ft->step = m.step;
+    }
+    if (rc == CRATE_OK) rc = copy_tensors(ft, &m, params, path);
+    free(tok);
+    free(params);
+    ckpt_manifest_free(&m);
+    if (rc != CRATE_OK) frozen_text_close(ft);
+    return rc;
+}
+
+void frozen_text_close(frozen_text *ft) {
+    text_encoder_destroy(&ft->enc);
+    param_store_free(&ft->ps);
+    arena_free(&ft->arena);
+    spm_free(ft->spm);
+    memset(ft, 0, sizeof *ft);
+}

@@ -1,0 +1,152 @@
+/* test_gpt2_grad.c — the causal CRATE text model, whole, through the gpt2
+ * objective: token embedding, learned positions, causal MSSA + ISTA layers,
+ * optional final LayerNorm, the tied LM head and the fused cross-entropy —
+ * a finite-difference check of every parameter tensor (the loss checked is
+ * sum/count of what the objective reports; the backward accumulates the
+ * gradient of the sum, divided here by the count; an entry next to an ISTA
+ * ReLU kink is skipped, tests/gradcheck.h). Then the decoding cache
+ * (encoders/text_cache.h): its logits for every position equal the full
+ * causal forward's, and the model is causal (changing a later token leaves
+ * earlier logits bitwise unchanged).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/token_source.h"
+#include "encoders/text_cache.h"
+#include "pretrain/frozen_text.h"
+#include "pretrain/objective.h"
+#include "pretrain/text_data.h"
+#include "src/error.h"
+#include "src/kernels/kernels.h"
+#include "tests/check.h"
+#include "tests/gradcheck.h"
+
+enum { BATCH = 2, CONTEXT = 5, VOCAB = 13 };
+
+typedef struct {
+    objective *obj;
+    param_store ps;
+    token_batch batch;
+    double count;
+} fixture;
+
+static double model_loss(void *ctx) {
+    fixture *f = ctx;
+    objective_loss loss = {0, 0};
+    f->obj->ops->forward_backward(f->obj, &f->ps, &f->batch, NULL, &loss);
+    f->count = loss.count;
+    return loss.sum / loss.count;
+}
+
+/* Random weights of O(1), LayerNorm gains around 1. */
+static void fill_weights(param_store *ps) {
+    gradcheck_fill(ps->data, ps->total, 3, 0.5f);
+    for (int id = 0; id < ps->count; id++)
+        if ((ps->tensors[id].flags & PARAM_INIT_MASK) == PARAM_INIT_ONE)
+            for (size_t i = 0; i < ps->tensors[id].numel; i++) param_data(ps, id)[i] += 1.0f;
+}
+
+static void check_model(const char *label, int noverrides, char **overrides) {
+    train_config cfg;
+    config_sources src = {0};
+    int rc = train_config_load(&cfg, &src, NULL, noverrides, overrides);
+    CHECK(rc == CRATE_OK, "%s: config: %s", label, crate_errmsg());
+    if (rc != CRATE_OK) return;
+    fixture f;
+    memset(&f, 0, sizeof f);
+    param_store_init(&f.ps);
+    text_data_info data = {.vocab = VOCAB};
+    rc = gpt2_objective_create(&f.obj, &cfg, &data, BATCH, &f.ps);
+    if (rc == CRATE_OK) rc = param_store_alloc(&f.ps);
+    CHECK(rc == CRATE_OK, "%s: build: %s", label, crate_errmsg());
+    if (rc != CRATE_OK) return;
+    fill_weights(&f.ps);
+    int32_t tokens[BATCH * (CONTEXT + 1)];
+    for (int i = 0; i < BATCH * (CONTEXT + 1); i++) tokens[i] = (i * 7 + 3) % VOCAB;
+    tokens[2] = tokens[4]; /* a repeated id: its embedding row gathers two gradients */
+    uint64_t ids[BATCH] = {0, 1};
+    uint32_t epochs[BATCH] = {0, 0};
+    f.batch = (token_batch){.n = BATCH, .T = CONTEXT, .tokens = tokens, .sample_ids = ids, .epochs = epochs};
+
+    param_store_zero_grad(&f.ps);
+    model_loss(&f);
+    CHECK(f.count == BATCH * CONTEXT, "%s: count %g, expected %d", label, f.count, BATCH * CONTEXT);
+    float *analytic = malloc(f.ps.total * sizeof(float));
+    for (size_t i = 0; i < f.ps.total; i++) analytic[i] = (float)(f.ps.grad[i] / f.count);
+    for (int id = 0; id < f.ps.count; id++) {
+        char name[160];
+        snprintf(name, sizeof name, "gpt2 %s %s", label, f.ps.tensors[id].name);
+        CHECK(gradcheck_tensor_kinked(name, param_data(&f.ps, id), analytic + f.ps.tensors[id].offset,
+                                      f.ps.tensors[id].numel, model_loss, &f, 1e-3f, 3e-2, 2e-4, 12),
+              "%s", name);
+    }
+    free(analytic);
+    objective_destroy(f.obj);
+    param_store_free(&f.ps);
+    config_sources_free(&src);
+}
+
+/* Full-forward logits (T, V) of one sequence. */
+static void full_logits(frozen_text *ft, const int32_t *ids, int T, float *logits) {
+    text_encoder_forward(&ft->enc, &ft->ps, ids, 1, T);
+    linear_forward(logits, text_encoder_output(&ft->enc), param_data(&ft->ps, ft->enc.wte), NULL, T, ft->enc.d,
+                   ft->enc.V);
+}
+
+static void check_cache(const char *label, int noverrides, char **overrides) {
+    enum { T = 12, V = 29 };
+    train_config cfg;
+    config_sources src = {0};
+    int rc = train_config_load(&cfg, &src, NULL, noverrides, overrides);
+    CHECK(rc == CRATE_OK, "%s: config: %s", label, crate_errmsg());
+    if (rc != CRATE_OK) return;
+    config_sources_free(&src);
+    frozen_text ft;
+    rc = frozen_text_for_config(&ft, &cfg, V, 1);
+    CHECK(rc == CRATE_OK, "%s: build: %s", label, crate_errmsg());
+    if (rc != CRATE_OK) return;
+    fill_weights(&ft.ps);
+    int32_t ids[T];
+    for (int t = 0; t < T; t++) ids[t] = (t * 11 + 5) % V;
+    static float full[T * V], other[T * V], step[V];
+    full_logits(&ft, ids, T, full);
+    /* Causality: a different last token changes no earlier row. */
+    ids[T - 1] = (ids[T - 1] + 1) % V;
+    full_logits(&ft, ids, T, other);
+    CHECK(memcmp(full, other, (size_t)(T - 1) * V * sizeof(float)) == 0, "%s: a later token changed earlier logits",
+          label);
+    ids[T - 1] = (ids[T - 1] + V - 1) % V;
+    text_cache cache;
+    rc = text_cache_init(&cache, &ft.enc);
+    CHECK(rc == CRATE_OK, "%s: cache: %s", label, crate_errmsg());
+    double max_rel = 0;
+    for (int t = 0; t < T && rc == CRATE_OK; t++) {
+        text_cache_step(&cache, &ft.ps, ids[t], step);
+        for (int v = 0; v < V; v++) {
+            double a = full[t * V + v], b = step[v];
+            max_rel = fmax(max_rel, fabs(a - b) / fmax(1.0, fabs(a)));
+        }
+    }
+    printf("%s: cached decoding vs full forward over %d positions: max rel diff %.3g\n", label, T, max_rel);
+    CHECK(max_rel <= 1e-4, "%s: cached logits differ from the full forward by %.3g (rel)", label, max_rel);
+    text_cache_free(&cache);
+    frozen_text_close(&ft);
+}
+
+int main(void) {
+    char *plain[] = {"objective.name=gpt2", "data.train=unused", "model.dim=8", "model.heads=2", "model.depth=2",
+                     "model.context=5"};
+    char *norm[] = {"objective.name=gpt2", "data.train=unused", "model.dim=8", "model.heads=2", "model.depth=2",
+                    "model.context=5", "gpt2.final_norm=true"};
+    check_model("no final norm", 6, plain);
+    check_model("final norm", 7, norm);
+    char *cache_plain[] = {"objective.name=gpt2", "data.train=unused", "model.dim=16", "model.heads=2",
+                           "model.depth=3", "model.context=12"};
+    char *cache_norm[] = {"objective.name=gpt2", "data.train=unused", "model.dim=16", "model.heads=4",
+                          "model.depth=2", "model.context=12", "gpt2.final_norm=true"};
+    check_cache("cache, no final norm", 6, cache_plain);
+    check_cache("cache, final norm", 7, cache_norm);
+    return check_finish();
+}
