@@ -16,6 +16,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@
 #include "data/token_baselines.h"
 #include "data/token_shard.h"
 #include "src/error.h"
+#include "src/io/fs.h"
 
 #define DEFAULT_SOURCE "/usr/share/datasets/fashion-mnist"
 #define LABEL_SLOTS 1024
@@ -104,9 +106,12 @@ static const char USAGE[] =
     "exit status: 0 ok, 2 bad usage or input (a damaged dataset included),\n"
     "1 internal failure.\n";
 
-static int usage_error(const char *fmt, const char *arg) {
+__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...) {
     fprintf(stderr, "crate-data: ");
-    fprintf(stderr, fmt, arg);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
     fprintf(stderr, "\nrun 'crate-data --help' for usage\n");
     return CRATE_EINPUT;
 }
@@ -161,23 +166,16 @@ static int make_dirs(const char *path) {
     return st;
 }
 
-static char *path_join(const char *a, const char *b) {
-    size_t n = strlen(a) + strlen(b) + 2;
-    char *p = crate_malloc(n, "path");
-    if (p) snprintf(p, n, "%s/%s", a, b);
-    return p;
-}
-
 /* Converts one Fashion-MNIST split (prefix "train" or "t10k") into out/name. */
 static int convert_split(const char *source, const char *prefix, const char *out, const char *name,
                          uint64_t want_count, int records_per_shard, int records_per_block) {
     double t0 = now_seconds();
     char file[64];
     snprintf(file, sizeof file, "%s-images-idx3-ubyte.gz", prefix);
-    char *images_path = path_join(source, file);
+    char *images_path = fs_path_join(source, file);
     snprintf(file, sizeof file, "%s-labels-idx1-ubyte.gz", prefix);
-    char *labels_path = path_join(source, file);
-    char *dir = path_join(out, name);
+    char *labels_path = fs_path_join(source, file);
+    char *dir = fs_path_join(out, name);
     uint8_t *pixels = NULL, *labels = NULL;
     uint64_t n_images = 0, n_labels = 0;
     int rows = 0, cols = 0;
@@ -260,7 +258,7 @@ static int parse_spm_type(const char *s, spm_type *t) {
 /* Prints the baselines of dir/val under dir/train, as text and JSON. */
 static int print_baselines(const char *dir) {
     token_baselines b;
-    char *train = path_join(dir, "train"), *val = path_join(dir, "val");
+    char *train = fs_path_join(dir, "train"), *val = fs_path_join(dir, "val");
     int st = train && val ? token_baselines_compute_paths(train, val, &b) : CRATE_EINTERNAL;
     free(train);
     free(val);
@@ -387,20 +385,28 @@ static int cmd_kjv(int argc, char **argv) {
     return CRATE_OK;
 }
 
-static int cmd_baselines(int argc, char **argv) {
-    const char *dir = NULL;
+/* The one positional argument of a command (named `what` in messages):
+ * CRATE_OK with *arg set, -1 after --help, or a usage error. */
+static int one_argument(int argc, char **argv, const char *command, const char *what, const char **arg) {
+    *arg = NULL;
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs(USAGE, stdout);
             return -1;
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
             return usage_error("unknown option %s", argv[i]);
-        } else if (dir) {
-            return usage_error("unexpected argument %s (one DIR only)", argv[i]);
+        } else if (*arg) {
+            return usage_error("unexpected argument %s (one %s only)", argv[i], what);
         }
-        dir = argv[i];
+        *arg = argv[i];
     }
-    if (!dir) return usage_error("%s", "baselines needs DIR (holding train and val)");
+    return *arg ? CRATE_OK : usage_error("%s needs %s", command, what);
+}
+
+static int cmd_baselines(int argc, char **argv) {
+    const char *dir;
+    int rc = one_argument(argc, argv, "baselines", "DIR (holding train and val)", &dir);
+    if (rc != CRATE_OK) return rc;
     int st = print_baselines(dir);
     return st ? fail(st) : CRATE_OK;
 }
@@ -439,26 +445,16 @@ static int verify_tokens(const char *path) {
 
 static int is_token_dataset(const char *path) {
     struct stat sb;
-    char *meta = path_join(path, TOKEN_META_FILE);
+    char *meta = fs_path_join(path, TOKEN_META_FILE);
     int yes = meta && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode) && stat(meta, &sb) == 0;
     free(meta);
     return yes;
 }
 
 static int cmd_verify(int argc, char **argv) {
-    const char *path = NULL;
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(USAGE, stdout);
-            return -1;
-        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            return usage_error("unknown option %s", argv[i]);
-        } else if (path) {
-            return usage_error("unexpected argument %s (one PATH only)", argv[i]);
-        }
-        path = argv[i];
-    }
-    if (!path) return usage_error("%s", "verify needs PATH");
+    const char *path;
+    int rc = one_argument(argc, argv, "verify", "PATH", &path);
+    if (rc != CRATE_OK) return rc;
     if (is_token_dataset(path)) return verify_tokens(path);
     double t0 = now_seconds();
     image_dataset *ds;

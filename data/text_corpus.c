@@ -245,13 +245,6 @@ static int get_tokenizer(const text_corpus *c, const text_split_options *o, uint
     return CRATE_OK;
 }
 
-static char *join(const char *dir, const char *name) {
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = crate_malloc(n, "path");
-    if (p) snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
 /* Encodes every document into the writer of its split. */
 static int encode_all(const text_corpus *c, const spm_model *m, int val_every, token_dataset_writer *train,
                       token_dataset_writer *val) {
@@ -287,7 +280,7 @@ int text_corpus_write_split(const text_corpus *c, const char *out_dir, const tex
     if (stat(out_dir, &sb) == 0 && !S_ISDIR(sb.st_mode))
         return crate_fail(CRATE_EINPUT, "%s exists and is not a directory; remove it or choose another OUT_DIR",
                           out_dir);
-    char *train_dir = join(out_dir, "train"), *val_dir = join(out_dir, "val");
+    char *train_dir = fs_path_join(out_dir, "train"), *val_dir = fs_path_join(out_dir, "val");
     spm_model *m = NULL;
     char *model = NULL;
     size_t model_bytes = 0;

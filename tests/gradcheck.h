@@ -1,7 +1,8 @@
 /* gradcheck.h — finite-difference gradient checks for crate's tests
  * (header-only; every function is static inline so a test may use any subset).
  *
- * Defines gradcheck_loss_fn, gradcheck_tensor and gradcheck_fill.
+ * Defines gradcheck_loss_fn, gradcheck_tensor (and its ReLU-kink-aware
+ * variant gradcheck_tensor_kinked) and gradcheck_fill.
  *
  * Usage: make the scalar loss L = Σ out ⊙ P for a fixed random probe P,
  * computed in double from the forward's output, so the analytic gradient of
@@ -43,18 +44,29 @@ static inline double gradcheck_central_diff(float *x, size_t i, float h, gradche
 }
 
 /* Perturbs up to max_probe entries of x (evenly spread, deterministic) by ±h
- * and compares with analytic[i]. Prints
+ * and compares with analytic[i]. With skip_kinks, an entry whose central
+ * differences at h and h/2 disagree by more than the tolerance has a ReLU
+ * kink (CRATE's ISTA) within h of it, where the loss has no derivative a
+ * difference can estimate: it is skipped and counted, and at most a quarter
+ * of the probed entries may be, so a wrong gradient still fails. Prints
  * "gradcheck <name>: max abs err E, max rel err R over P entries: ok|FAIL"
- * and returns 1 if every probed entry passes, 0 if not. */
-static inline int gradcheck_tensor(const char *name, float *x, const float *analytic, size_t n,
-                                   gradcheck_loss_fn loss, void *ctx, float h, double rtol,
-                                   double atol, size_t max_probe) {
-    size_t probes = n < max_probe ? n : max_probe;
+ * and returns 1 if every compared entry passes, 0 if not. */
+static inline int gradcheck_compare(const char *name, float *x, const float *analytic, size_t n,
+                                    gradcheck_loss_fn loss, void *ctx, float h, double rtol, double atol,
+                                    size_t max_probe, int skip_kinks) {
+    size_t probes = n < max_probe ? n : max_probe, kinks = 0;
     double max_abs = 0.0, max_rel = 0.0;
     int ok = 1;
     for (size_t k = 0; k < probes; k++) {
         size_t i = (size_t)((double)k * (double)n / (double)probes);
         double num = gradcheck_central_diff(x, i, h, loss, ctx);
+        if (skip_kinks) {
+            double half = gradcheck_central_diff(x, i, 0.5f * h, loss, ctx);
+            if (fabs(num - half) > atol + rtol * fmax(fabs(num), fabs(half))) {
+                kinks++;
+                continue;
+            }
+        }
         double ana = analytic[i];
         double err = fabs(num - ana);
         double mag = fmax(fabs(num), fabs(ana));
@@ -66,44 +78,24 @@ static inline int gradcheck_tensor(const char *name, float *x, const float *anal
         max_abs = fmax(max_abs, err);
         if (mag > 0.0) max_rel = fmax(max_rel, err / mag);
     }
-    printf("gradcheck %s: max abs err %.3g, max rel err %.3g over %zu entries: %s\n",
-           name, max_abs, max_rel, probes, ok ? "ok" : "FAIL");
+    if (4 * kinks > probes) ok = 0;
+    printf("gradcheck %s: max abs err %.3g, max rel err %.3g over %zu entries", name, max_abs, max_rel,
+           probes - kinks);
+    if (skip_kinks) printf(" (%zu skipped at a kink)", kinks);
+    printf(": %s\n", ok ? "ok" : "FAIL");
     return ok;
 }
 
-/* gradcheck_tensor for losses with ReLU kinks (CRATE's ISTA): an entry whose
- * central differences at h and h/2 disagree by more than the tolerance has
- * a kink within h of it, where the loss has no derivative a difference can
- * estimate; such entries are skipped (and counted) instead of compared. At
- * most a quarter of the probed entries may be skipped, so a wrong gradient
- * still fails. */
+static inline int gradcheck_tensor(const char *name, float *x, const float *analytic, size_t n,
+                                   gradcheck_loss_fn loss, void *ctx, float h, double rtol,
+                                   double atol, size_t max_probe) {
+    return gradcheck_compare(name, x, analytic, n, loss, ctx, h, rtol, atol, max_probe, 0);
+}
+
 static inline int gradcheck_tensor_kinked(const char *name, float *x, const float *analytic, size_t n,
                                           gradcheck_loss_fn loss, void *ctx, float h, double rtol,
                                           double atol, size_t max_probe) {
-    size_t probes = n < max_probe ? n : max_probe, kinks = 0;
-    double max_abs = 0.0, max_rel = 0.0;
-    int ok = 1;
-    for (size_t k = 0; k < probes; k++) {
-        size_t i = (size_t)((double)k * (double)n / (double)probes);
-        double num = gradcheck_central_diff(x, i, h, loss, ctx);
-        double half = gradcheck_central_diff(x, i, 0.5f * h, loss, ctx);
-        if (fabs(num - half) > atol + rtol * fmax(fabs(num), fabs(half))) {
-            kinks++;
-            continue;
-        }
-        double ana = analytic[i], err = fabs(num - ana), mag = fmax(fabs(num), fabs(ana));
-        if (!(err <= atol + rtol * mag)) {
-            if (ok) fprintf(stderr, "gradcheck %s: first bad entry %zu: numeric %.6g analytic %.6g\n",
-                            name, i, num, ana);
-            ok = 0;
-        }
-        max_abs = fmax(max_abs, err);
-        if (mag > 0.0) max_rel = fmax(max_rel, err / mag);
-    }
-    if (4 * kinks > probes) ok = 0;
-    printf("gradcheck %s: max abs err %.3g, max rel err %.3g over %zu entries (%zu skipped at a kink): %s\n",
-           name, max_abs, max_rel, probes - kinks, kinks, ok ? "ok" : "FAIL");
-    return ok;
+    return gradcheck_compare(name, x, analytic, n, loss, ctx, h, rtol, atol, max_probe, 1);
 }
 
 /* SplitMix64 finaliser: a good 64-bit mix of (seed, i), so entry i does not

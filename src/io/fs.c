@@ -14,6 +14,13 @@
 
 #include "src/error.h"
 
+char *fs_path_join(const char *a, const char *b) {
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *p = crate_malloc(n, "path");
+    if (p) snprintf(p, n, "%s/%s", a, b);
+    return p;
+}
+
 int fs_mkdir_p(const char *path) {
     char buf[4096];
     if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)

@@ -4,6 +4,9 @@
 
 #include <stddef.h>
 
+/* "a/b" (malloc'd), or NULL with the failure recorded. */
+char *fs_path_join(const char *a, const char *b);
+
 /* mkdir -p: creates path and its missing parents (mode 0755). */
 int fs_mkdir_p(const char *path);
 /* Commits a fully written and fsynced file or folder: renames `from` to `to`
