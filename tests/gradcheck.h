@@ -2,7 +2,8 @@
  * (header-only; every function is static inline so a test may use any subset).
  *
  * Defines gradcheck_loss_fn, gradcheck_tensor (and its ReLU-kink-aware
- * variant gradcheck_tensor_kinked) and gradcheck_fill.
+ * variant gradcheck_tensor_kinked), gradcheck_fill, and the helpers of
+ * kernel checks gradcheck_probe_dot, gradcheck_is_doubled, gradcheck_is_equal.
  *
  * Usage: make the scalar loss L = Σ out ⊙ P for a fixed random probe P,
  * computed in double from the forward's output, so the analytic gradient of
@@ -24,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 /* Recomputes the scalar loss from the current inputs. */
 typedef double (*gradcheck_loss_fn)(void *ctx);
@@ -96,6 +98,25 @@ static inline int gradcheck_tensor_kinked(const char *name, float *x, const floa
                                           gradcheck_loss_fn loss, void *ctx, float h, double rtol,
                                           double atol, size_t max_probe) {
     return gradcheck_compare(name, x, analytic, n, loss, ctx, h, rtol, atol, max_probe, 1);
+}
+
+/* Σ out ⊙ probe in double: the scalar loss of a kernel check. */
+static inline double gradcheck_probe_dot(const float *out, const float *probe, size_t n) {
+    double sum = 0.0;
+    for (size_t i = 0; i < n; i++) sum += (double)out[i] * probe[i];
+    return sum;
+}
+
+/* A second backward into the same buffers must double them (up to the float
+ * rounding of the extra additions). once is the buffer after one call. */
+static inline int gradcheck_is_doubled(const float *once, const float *twice, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (fabsf(twice[i] - 2.0f * once[i]) > 1e-5f * (1.0f + fabsf(once[i]))) return 0;
+    return 1;
+}
+
+static inline int gradcheck_is_equal(const float *a, const float *b, size_t n) {
+    return memcmp(a, b, n * sizeof *a) == 0;
 }
 
 /* SplitMix64 finaliser: a good 64-bit mix of (seed, i), so entry i does not

@@ -20,24 +20,6 @@
 #define GC_ATOL 1e-3
 #define GC_PROBES 256
 
-static double probe_dot(const float *out, const float *probe, size_t n) {
-    double sum = 0.0;
-    for (size_t i = 0; i < n; i++) sum += (double)out[i] * probe[i];
-    return sum;
-}
-
-/* A second backward into the same buffers must double them (up to the float
- * rounding of the extra additions). once is the buffer after one call. */
-static int is_doubled(const float *once, const float *twice, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (fabsf(twice[i] - 2.0f * once[i]) > 1e-5f * (1.0f + fabsf(once[i]))) return 0;
-    return 1;
-}
-
-static int is_equal(const float *a, const float *b, size_t n) {
-    return memcmp(a, b, n * sizeof *a) == 0;
-}
-
 /* ---- linear: inp (M,C), W (OC,C), b (OC) */
 enum { LIN_M = 6, LIN_C = 5, LIN_OC = 4 };
 static struct {
@@ -47,7 +29,7 @@ static struct {
 
 static double linear_loss(void *ctx) {
     linear_forward(lin.out, lin.inp, lin.w, lin.b, LIN_M, LIN_C, LIN_OC);
-    return probe_dot(lin.out, lin.probe, LIN_M * LIN_OC);
+    return gradcheck_probe_dot(lin.out, lin.probe, LIN_M * LIN_OC);
 }
 
 static void test_linear(void) {
@@ -70,12 +52,12 @@ static void test_linear(void) {
     memcpy(dw2, dw, sizeof dw);
     memcpy(db2, db, sizeof db);
     linear_backward(dinp2, dw2, db2, lin.probe, lin.inp, lin.w, LIN_M, LIN_C, LIN_OC);
-    CHECK(is_doubled(dinp, dinp2, LIN_M * LIN_C) && is_doubled(dw, dw2, LIN_OC * LIN_C) &&
-          is_doubled(db, db2, LIN_OC), "linear backward does not accumulate");
+    CHECK(gradcheck_is_doubled(dinp, dinp2, LIN_M * LIN_C) && gradcheck_is_doubled(dw, dw2, LIN_OC * LIN_C) &&
+          gradcheck_is_doubled(db, db2, LIN_OC), "linear backward does not accumulate");
 
     float dw_only[LIN_OC * LIN_C] = {0};
     linear_backward(NULL, dw_only, NULL, lin.probe, lin.inp, lin.w, LIN_M, LIN_C, LIN_OC);
-    CHECK(is_equal(dw_only, dw, LIN_OC * LIN_C), "linear dW changes when dinp, db are NULL");
+    CHECK(gradcheck_is_equal(dw_only, dw, LIN_OC * LIN_C), "linear dW changes when dinp, db are NULL");
 
     float no_bias[LIN_M * LIN_OC];
     linear_forward(no_bias, lin.inp, lin.w, NULL, LIN_M, LIN_C, LIN_OC);
@@ -95,7 +77,7 @@ static struct {
 
 static double layernorm_loss(void *ctx) {
     layernorm_forward(ln.out, ln.mean, ln.rstd, ln.inp, ln.gamma, ln.beta, LN_M, LN_C);
-    return probe_dot(ln.out, ln.probe, LN_M * LN_C);
+    return gradcheck_probe_dot(ln.out, ln.probe, LN_M * LN_C);
 }
 
 static void test_layernorm(void) {
@@ -122,13 +104,13 @@ static void test_layernorm(void) {
     memcpy(dg2, dg, sizeof dg);
     memcpy(db2, db, sizeof db);
     layernorm_backward(dinp2, dg2, db2, ln.probe, ln.inp, ln.gamma, ln.mean, ln.rstd, LN_M, LN_C);
-    CHECK(is_doubled(dinp, dinp2, LN_M * LN_C) && is_doubled(dg, dg2, LN_C) &&
-          is_doubled(db, db2, LN_C), "layernorm backward does not accumulate");
+    CHECK(gradcheck_is_doubled(dinp, dinp2, LN_M * LN_C) && gradcheck_is_doubled(dg, dg2, LN_C) &&
+          gradcheck_is_doubled(db, db2, LN_C), "layernorm backward does not accumulate");
 
     float dinp_only[LN_M * LN_C] = {0};
     layernorm_backward(dinp_only, NULL, NULL, ln.probe, ln.inp, ln.gamma, ln.mean, ln.rstd,
                        LN_M, LN_C);
-    CHECK(is_equal(dinp_only, dinp, LN_M * LN_C), "layernorm dinp changes when dγ, dβ are NULL");
+    CHECK(gradcheck_is_equal(dinp_only, dinp, LN_M * LN_C), "layernorm dinp changes when dγ, dβ are NULL");
 
     /* With γ = 1, β = 0 every output row has mean 0 and variance 1/(1 + eps/var). */
     float ones[LN_C], zeros[LN_C] = {0};
@@ -165,7 +147,7 @@ static struct {
 
 static double attention_loss(void *ctx) {
     attention_forward(at.out, at.att, at.w, AT_B, AT_N, AT_K, AT_P, at.scale, at.causal);
-    return probe_dot(at.out, at.probe, AT_W);
+    return gradcheck_probe_dot(at.out, at.probe, AT_W);
 }
 
 static void test_attention_grad(int causal) {
@@ -185,7 +167,7 @@ static void test_attention_grad(int causal) {
     float dw2[AT_W];
     memcpy(dw2, dw, sizeof dw);
     attention_backward(dw2, scratch, at.probe, at.w, at.att, AT_B, AT_N, AT_K, AT_P, at.scale);
-    CHECK(is_doubled(dw, dw2, AT_W), "attention backward does not accumulate, causal %d", causal);
+    CHECK(gradcheck_is_doubled(dw, dw2, AT_W), "attention backward does not accumulate, causal %d", causal);
 }
 
 /* out and att of the kernel against softmax(scale·W Wᵀ)·W in double. */
@@ -246,7 +228,7 @@ static struct {
 
 static double relu_loss(void *ctx) {
     relu_forward(relu.out, relu.inp, RELU_N);
-    return probe_dot(relu.out, relu.probe, RELU_N);
+    return gradcheck_probe_dot(relu.out, relu.probe, RELU_N);
 }
 
 static void test_relu(void) {
@@ -262,7 +244,7 @@ static void test_relu(void) {
     float dinp2[RELU_N];
     memcpy(dinp2, dinp, sizeof dinp);
     relu_backward(dinp2, relu.probe, relu.out, RELU_N);
-    CHECK(is_doubled(dinp, dinp2, RELU_N), "relu backward does not accumulate");
+    CHECK(gradcheck_is_doubled(dinp, dinp2, RELU_N), "relu backward does not accumulate");
 }
 
 /* ---- add and axpy, including the aliasing add_forward allows */
@@ -314,7 +296,7 @@ static void test_mse(void) {
     float dpred2[MSE_M * MSE_P];
     memcpy(dpred2, dpred, sizeof dpred);
     mse_backward(dpred2, mse.pred, mse.target, mse_mask, MSE_M, MSE_P, MSE_DLOSS);
-    CHECK(is_doubled(dpred, dpred2, MSE_M * MSE_P), "mse backward does not accumulate");
+    CHECK(gradcheck_is_doubled(dpred, dpred2, MSE_M * MSE_P), "mse backward does not accumulate");
 
     /* An unscored row may hold anything, even NaN, without touching the loss. */
     mse.pred[4 * MSE_P] = NAN;

@@ -29,20 +29,6 @@
 #define GC_ATOL 1e-3
 #define GC_PROBES 256
 
-static double probe_dot(const float *out, const float *probe, size_t n) {
-    double sum = 0.0;
-    for (size_t i = 0; i < n; i++) sum += (double)out[i] * probe[i];
-    return sum;
-}
-
-static int is_doubled(const float *once, const float *twice, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (fabsf(twice[i] - 2.0f * once[i]) > 1e-5f * (1.0f + fabsf(once[i]))) return 0;
-    return 1;
-}
-
-static int is_equal(const float *a, const float *b, size_t n) { return memcmp(a, b, n * sizeof *a) == 0; }
-
 /* max |a − b| / (1 + max |b|): float-rounding agreement of whole tensors. */
 static double rel_diff(const float *a, const float *b, size_t n) {
     double worst = 0.0, scale = 0.0;
@@ -63,7 +49,7 @@ static struct {
 
 static double embedding_loss(void *ctx) {
     embedding_forward(em.out, em.ids, em.wte, em.wpe, EM_B, EM_T, EM_C);
-    return probe_dot(em.out, em.probe, EM_BT * EM_C);
+    return gradcheck_probe_dot(em.out, em.probe, EM_BT * EM_C);
 }
 
 static void test_embedding(void) {
@@ -83,7 +69,7 @@ static void test_embedding(void) {
     float nopos[EM_BT * EM_C];
     embedding_forward(nopos, em.ids, em.wte, NULL, EM_B, EM_T, EM_C);
     exact = 1;
-    for (int r = 0; r < EM_BT; r++) exact &= is_equal(nopos + r * EM_C, em.wte + ids[r] * EM_C, EM_C);
+    for (int r = 0; r < EM_BT; r++) exact &= gradcheck_is_equal(nopos + r * EM_C, em.wte + ids[r] * EM_C, EM_C);
     CHECK(exact, "embedding forward without wpe is not wte[id]");
 
     float dwte[EM_V * EM_C] = {0}, dwpe[EM_TMAX * EM_C] = {0};
@@ -101,15 +87,15 @@ static void test_embedding(void) {
     memcpy(dwte2, dwte, sizeof dwte);
     memcpy(dwpe2, dwpe, sizeof dwpe);
     embedding_backward(dwte2, dwpe2, em.probe, em.ids, EM_B, EM_T, EM_C);
-    CHECK(is_doubled(dwte, dwte2, EM_V * EM_C) && is_doubled(dwpe, dwpe2, EM_TMAX * EM_C),
+    CHECK(gradcheck_is_doubled(dwte, dwte2, EM_V * EM_C) && gradcheck_is_doubled(dwpe, dwpe2, EM_TMAX * EM_C),
           "embedding backward does not accumulate");
 
     float only_te[EM_V * EM_C] = {0}, only_pe[EM_TMAX * EM_C] = {0};
     embedding_backward(only_te, NULL, em.probe, em.ids, EM_B, EM_T, EM_C);
     embedding_backward(NULL, only_pe, em.probe, em.ids, EM_B, EM_T, EM_C);
     embedding_backward(NULL, NULL, em.probe, em.ids, EM_B, EM_T, EM_C); /* must not crash */
-    CHECK(is_equal(only_te, dwte, EM_V * EM_C), "embedding dwte changes when dwpe is NULL");
-    CHECK(is_equal(only_pe, dwpe, EM_TMAX * EM_C), "embedding dwpe changes when dwte is NULL");
+    CHECK(gradcheck_is_equal(only_te, dwte, EM_V * EM_C), "embedding dwte changes when dwpe is NULL");
+    CHECK(gradcheck_is_equal(only_pe, dwpe, EM_TMAX * EM_C), "embedding dwpe changes when dwte is NULL");
 }
 
 /* B·T rows on few ids, C not a multiple of the 16-float channel ranges: the
@@ -128,9 +114,9 @@ static void test_embedding_threads(void) {
         embedding_backward(dwte[k], dwpe[k], dout, ids, ED_B, ED_T, ED_C);
     }
     omp_set_num_threads(threads);
-    CHECK(is_equal(dwte[0], dwte[1], ED_V * ED_C) && is_equal(dwte[0], dwte[2], ED_V * ED_C),
+    CHECK(gradcheck_is_equal(dwte[0], dwte[1], ED_V * ED_C) && gradcheck_is_equal(dwte[0], dwte[2], ED_V * ED_C),
           "embedding dwte differs between 1, 2 and 3 threads");
-    CHECK(is_equal(dwpe[0], dwpe[1], ED_T * ED_C) && is_equal(dwpe[0], dwpe[2], ED_T * ED_C),
+    CHECK(gradcheck_is_equal(dwpe[0], dwpe[1], ED_T * ED_C) && gradcheck_is_equal(dwpe[0], dwpe[2], ED_T * ED_C),
           "embedding dwpe differs between 1, 2 and 3 threads");
 
     static double ref_te[ED_V * ED_C], ref_pe[ED_T * ED_C];
@@ -288,16 +274,16 @@ static void test_cross_entropy_contracts(void) {
             for (int c = 0; c < CE_C; c++) ce.h[i * CE_C + c] = 100.0f * (float)(c + 1);
     ce_result moved;
     ce_run(&moved, 3, 1.0f);
-    CHECK(moved.loss == r3.loss && is_equal(moved.dh, r3.dh, CE_M * CE_C) && is_equal(moved.dE, r3.dE, CE_V * CE_C)
-          && is_equal(moved.db, r3.db, CE_V), "changing an ignored row's h changes the result");
+    CHECK(moved.loss == r3.loss && gradcheck_is_equal(moved.dh, r3.dh, CE_M * CE_C) && gradcheck_is_equal(moved.dE, r3.dE, CE_V * CE_C)
+          && gradcheck_is_equal(moved.db, r3.db, CE_V), "changing an ignored row's h changes the result");
     ce_fill();
 
     /* accumulate: a second call onto the outputs doubles them */
     ce_result twice = r3;
     lm_cross_entropy(twice.dh, twice.dE, twice.db, ce.h, ce.E, ce.b, ce_y, CE_M, CE_C, CE_V, 1.0f, ce.scratch, 3,
                      NULL);
-    CHECK(is_doubled(r3.dh, twice.dh, CE_M * CE_C) && is_doubled(r3.dE, twice.dE, CE_V * CE_C) &&
-          is_doubled(r3.db, twice.db, CE_V), "cross-entropy does not accumulate");
+    CHECK(gradcheck_is_doubled(r3.dh, twice.dh, CE_M * CE_C) && gradcheck_is_doubled(r3.dE, twice.dE, CE_V * CE_C) &&
+          gradcheck_is_doubled(r3.db, twice.db, CE_V), "cross-entropy does not accumulate");
 
     /* NULL outputs: each gradient alone is the same bits; no gradient is the same loss */
     ce_result only;
@@ -311,8 +297,8 @@ static void test_cross_entropy_contracts(void) {
     double count = -1.0;
     double l_0 = lm_cross_entropy(NULL, NULL, NULL, ce.h, ce.E, ce.b, ce_y, CE_M, CE_C, CE_V, 1.0f, ce.scratch, 3,
                                   &count);
-    CHECK(is_equal(only.dh, r3.dh, CE_M * CE_C) && is_equal(only.dE, r3.dE, CE_V * CE_C) &&
-          is_equal(only.db, r3.db, CE_V), "a gradient changes when the others are NULL");
+    CHECK(gradcheck_is_equal(only.dh, r3.dh, CE_M * CE_C) && gradcheck_is_equal(only.dE, r3.dE, CE_V * CE_C) &&
+          gradcheck_is_equal(only.db, r3.db, CE_V), "a gradient changes when the others are NULL");
     CHECK(l_h == r3.loss && l_E == r3.loss && l_b == r3.loss && l_0 == r3.loss && count == 4.0,
           "the loss depends on which gradients are asked for (%.17g %.17g %.17g %.17g vs %.17g, count %g)", l_h,
           l_E, l_b, l_0, r3.loss, count);
@@ -400,8 +386,8 @@ static void test_cross_entropy_threads(int C, int bitwise) {
            CT_V, d_loss, d_g);
     CHECK(count[0] == count[1], "count differs between 1 and 2 threads");
     if (bitwise)
-        CHECK(loss[0] == loss[1] && is_equal(dh[0], dh[1], nh) && is_equal(dE[0], dE[1], nE) &&
-              is_equal(db[0], db[1], CT_V), "C %d: the kernel's own sums differ between 1 and 2 threads", C);
+        CHECK(loss[0] == loss[1] && gradcheck_is_equal(dh[0], dh[1], nh) && gradcheck_is_equal(dE[0], dE[1], nE) &&
+              gradcheck_is_equal(db[0], db[1], CT_V), "C %d: the kernel's own sums differ between 1 and 2 threads", C);
     else
         CHECK(d_loss < 1e-6 && d_g < 1e-6, "C %d: 1 and 2 threads differ beyond float rounding", C);
 
