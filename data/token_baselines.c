@@ -107,6 +107,9 @@ typedef struct {
     uint64_t train_tokens;
     double uni_nats, bi_nats;
     uint64_t scored;
+    int32_t mode;                    /* most frequent non-bos train id */
+    double masked_nats;
+    uint64_t masked_scored, mode_hits;
 } counts;
 
 static int count_train(void *arg, int32_t prev, int32_t cur) {
@@ -119,6 +122,12 @@ static int count_train(void *arg, int32_t prev, int32_t cur) {
 
 static int score_val(void *arg, int32_t prev, int32_t cur) {
     counts *c = arg;
+    if (cur != TOKEN_BOS_ID) {
+        uint64_t ordinary = c->train_tokens - c->unigram[TOKEN_BOS_ID];
+        c->masked_nats -= log(((double)c->unigram[cur] + 1.0) / ((double)ordinary + c->vocab - 1.0));
+        c->mode_hits += cur == c->mode;
+        c->masked_scored++;
+    }
     if (prev < 0) return CRATE_OK;
     double V = (double)c->vocab;
     c->uni_nats -= log(((double)c->unigram[cur] + 1.0) / ((double)c->train_tokens + V));
@@ -148,6 +157,9 @@ int token_baselines_compute(token_dataset *train, token_dataset *val, token_base
     int st = c.unigram && c.context && buf ? pair_table_init(&c.pairs, 1 << 16) : CRATE_EINTERNAL;
     int have_pairs = st == CRATE_OK;
     if (!st) st = walk_tokens(train, buf, count_train, &c);
+    c.mode = TOKEN_BOS_ID == 0 ? 1 : 0;
+    for (int v = 0; !st && v < V; v++)
+        if (v != TOKEN_BOS_ID && c.unigram[v] > c.unigram[c.mode]) c.mode = v;
     if (!st) st = walk_tokens(val, buf, score_val, &c);
     if (!st) {
         double text = (double)token_dataset_text_bytes(val);
@@ -157,7 +169,10 @@ int token_baselines_compute(token_dataset *train, token_dataset *val, token_base
                                  .unigram_nats = c.uni_nats / (double)c.scored,
                                  .bigram_nats = c.bi_nats / (double)c.scored,
                                  .unigram_bpb = text > 0 ? c.uni_nats / text / log(2.0) : NAN,
-                                 .bigram_bpb = text > 0 ? c.bi_nats / text / log(2.0) : NAN};
+                                 .bigram_bpb = text > 0 ? c.bi_nats / text / log(2.0) : NAN,
+                                 .masked_scored = c.masked_scored, .mode_id = c.mode,
+                                 .masked_mode_acc = c.masked_scored ? (double)c.mode_hits / c.masked_scored : NAN,
+                                 .masked_unigram_nats = c.masked_scored ? c.masked_nats / c.masked_scored : NAN};
     }
     if (have_pairs) {
         free(c.pairs.keys);
@@ -186,6 +201,9 @@ void token_baselines_print(FILE *f, const char *indent, const token_baselines *b
     fprintf(f, "%s(val tokens %llu scored under counts of %llu train tokens, %llu distinct pairs; val text %llu "
             "bytes)\n", indent, (unsigned long long)b->scored, (unsigned long long)b->train_tokens,
             (unsigned long long)b->distinct_pairs, (unsigned long long)b->val_text_bytes);
+    fprintf(f, "%smasked LM, over the %llu val tokens that are not bos: unigram %.4f nats/token, the most frequent "
+            "token (id %d) %.2f%% accurate\n", indent, (unsigned long long)b->masked_scored, b->masked_unigram_nats,
+            (int)b->mode_id, 100 * b->masked_mode_acc);
 }
 
 static void print_json_number(FILE *f, double x) {
@@ -211,5 +229,9 @@ void token_baselines_print_json(FILE *f, const char *name, const token_baselines
     print_json_number(f, b->bigram_nats);
     fputs(",\"bigram_bpb\":", f);
     print_json_number(f, b->bigram_bpb);
+    fputs(",\"masked_unigram_nats\":", f);
+    print_json_number(f, b->masked_unigram_nats);
+    fputs(",\"masked_mode_acc\":", f);
+    print_json_number(f, b->masked_mode_acc);
     fputs("}\n", f);
 }

@@ -11,6 +11,13 @@
  *   unigram  p(b)     = (c(b) + 1) / (N_train + V)
  *   bigram   p(b | a) = (c(a b) + 1) / (c(a ·) + V)      (add-one smoothing)
  * with V the vocabulary; both are smoothed so no val token has probability 0.
+ * For a masked LM (bert), which predicts a sample of the ordinary tokens
+ * from both sides, the references are over every val token that is not a
+ * bos id (crate-data's tokenizers emit no other special id for text):
+ *   masked_mode_acc       the fraction equal to train's most frequent
+ *                         non-bos id (the best constant guess),
+ *   masked_unigram_nats   −log of (c(b) + 1) / (N'_train + V − 1), the
+ *                         add-one unigram over non-bos ids (N'_train of them).
  * Cross-entropies are in nats per scored token; bits per byte are
  * nats · scored / text_bytes(val) / ln 2 (NAN when val records no text).
  * Pair counts live in a hash table sized by the distinct pairs seen, so any
@@ -34,6 +41,9 @@ typedef struct {
     uint64_t distinct_pairs;   /* in train */
     double unigram_nats, bigram_nats;  /* per scored token */
     double unigram_bpb, bigram_bpb;    /* bits per byte of val text */
+    uint64_t masked_scored;            /* val tokens that are not bos */
+    int32_t mode_id;                   /* train's most frequent non-bos id */
+    double masked_mode_acc, masked_unigram_nats;
 } token_baselines;
 
 /* Baselines of val under train. Both must use the same tokenizer (same
@@ -43,7 +53,7 @@ int token_baselines_compute(token_dataset *train, token_dataset *val, token_base
  * closed); a failure names both. */
 int token_baselines_compute_paths(const char *train_dir, const char *val_dir, token_baselines *out);
 
-/* Prints the two baselines as text lines, each prefixed by indent. */
+/* Prints the baselines as text lines, each prefixed by indent. */
 void token_baselines_print(FILE *f, const char *indent, const token_baselines *b);
 /* Prints one JSON line {"baselines": name, ...}; name is escaped. */
 void token_baselines_print_json(FILE *f, const char *name, const token_baselines *b);

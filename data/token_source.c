@@ -1,14 +1,16 @@
 /* token_source.c — see token_source.h. A batch is filled window by window:
  * the global position gives the window number through the shared sample
  * order, and the window is one token_dataset_read of T+1 ids (at most a block
- * boundary or two). The ring and its worker are data/prefetch.c, as for
- * images; a micro-batch is the same token_batch with its arrays offset.
+ * boundary or two), or of a document window's T − 1 ids after its bos. The
+ * ring and its worker are data/prefetch.c, as for images; a micro-batch is
+ * the same token_batch with its arrays offset.
  */
 #include "data/token_source.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/doc_windows.h"
 #include "data/prefetch.h"
 #include "data/sample_order.h"
 #include "data/token_shard.h"
@@ -25,8 +27,10 @@ typedef struct {
 typedef struct {
     batch_source base;
     batch_source_config cfg;
-    int T;
+    int T, width;
+    token_window_layout layout;
     token_dataset *ds;
+    doc_windows docs; /* TOKEN_WINDOWS_DOCUMENTS */
     sample_order order;
     int nslots;
     token_slot *slots;
@@ -40,12 +44,15 @@ static int token_fill(void *arg, int64_t step, int slot) {
     uint64_t base;
     int st = sample_order_base(step, ts->cfg.global_batch, ts->cfg.rank_offset, &base);
     if (st) return st;
-    size_t w = (size_t)ts->T + 1;
+    size_t w = (size_t)ts->width;
     for (int i = 0; i < ts->cfg.local_batch; i++) {
         uint64_t k;
         uint32_t e;
         if ((st = sample_order_at(&ts->order, base + (uint64_t)i, &k, &e))) return st;
-        if ((st = token_dataset_read(ts->ds, k * (uint64_t)ts->T, w, s->tokens + (size_t)i * w))) return st;
+        int32_t *ids = s->tokens + (size_t)i * w;
+        st = ts->layout == TOKEN_WINDOWS_DOCUMENTS ? doc_windows_read(ts->ds, &ts->docs, k, ids)
+                                                   : token_dataset_read(ts->ds, k * (uint64_t)ts->T, w, ids);
+        if (st) return st;
         s->sample_ids[i] = k;
         s->epochs[i] = e;
     }
@@ -68,7 +75,7 @@ static const void *token_source_micro(batch_source *src, const void *batch, int 
     const token_batch *b = batch;
     ts->view = *b;
     ts->view.n = n;
-    ts->view.tokens += (size_t)first * ((size_t)b->T + 1);
+    ts->view.tokens += (size_t)first * (size_t)b->width;
     ts->view.sample_ids += first;
     ts->view.epochs += first;
     return &ts->view;
@@ -83,6 +90,7 @@ static void token_source_free(token_source *ts) {
         }
     free(ts->slots);
     sample_order_free(&ts->order);
+    doc_windows_free(&ts->docs);
     token_dataset_close(ts->ds);
     free(ts);
 }
@@ -95,7 +103,7 @@ static void token_source_close(batch_source *src) {
 
 static const batch_source_ops token_source_ops = {token_source_next, token_source_micro, token_source_close};
 
-/* The windows of the dataset, or CRATE_EINPUT if it is too short for T. */
+/* The stream windows of the dataset, or CRATE_EINPUT if it is too short for T. */
 static int count_windows(const char *path, uint64_t tokens, int T, uint64_t *windows) {
     if (tokens < (uint64_t)T + 2)
         return crate_fail(CRATE_EINPUT, "%s: %llu tokens, fewer than the T + 2 = %lld a source of windows of "
@@ -105,7 +113,8 @@ static int count_windows(const char *path, uint64_t tokens, int T, uint64_t *win
     return CRATE_OK;
 }
 
-int token_source_open(batch_source **out, const batch_source_config *cfg, int T, int shuffle) {
+int token_source_open(batch_source **out, const batch_source_config *cfg, int T, token_window_layout layout,
+                      int shuffle) {
     *out = NULL;
     const char *path = cfg->path ? cfg->path : "(no path)";
     int st = sample_order_check_slice(path, cfg->global_batch, cfg->rank_offset, cfg->local_batch, cfg->first_step,
@@ -117,20 +126,28 @@ int token_source_open(batch_source **out, const batch_source_config *cfg, int T,
     if (!ts) return CRATE_EINTERNAL;
     ts->cfg = *cfg;
     ts->T = T;
+    ts->layout = layout;
+    ts->width = layout == TOKEN_WINDOWS_DOCUMENTS ? T : T + 1;
     uint64_t windows = 0;
     st = token_dataset_open(&ts->ds, path, cfg->cache_bytes ? cfg->cache_bytes : TOKEN_SOURCE_DEFAULT_CACHE);
-    if (!st) st = count_windows(path, token_dataset_tokens(ts->ds), T, &windows);
+    if (!st && layout == TOKEN_WINDOWS_DOCUMENTS) {
+        st = doc_windows_build(&ts->docs, ts->ds, T, path);
+        windows = ts->docs.count;
+    } else if (!st) {
+        st = count_windows(path, token_dataset_tokens(ts->ds), T, &windows);
+    }
     if (!st) st = sample_order_init(&ts->order, path, cfg->seed, windows, shuffle);
     ts->nslots = prefetch_slots(cfg->prefetch);
     if (!st && !(ts->slots = crate_calloc((size_t)ts->nslots, sizeof *ts->slots, "batch ring"))) st = CRATE_EINTERNAL;
     size_t n = (size_t)cfg->local_batch;
     for (int k = 0; !st && k < ts->nslots; k++) {
         token_slot *s = &ts->slots[k];
-        s->tokens = crate_aligned_zalloc(n * ((size_t)T + 1) * sizeof *s->tokens, "batch tokens");
+        s->tokens = crate_aligned_zalloc(n * (size_t)ts->width * sizeof *s->tokens, "batch tokens");
         s->sample_ids = crate_malloc(n * sizeof *s->sample_ids, "batch sample ids");
         s->epochs = crate_malloc(n * sizeof *s->epochs, "batch epochs");
         if (!s->tokens || !s->sample_ids || !s->epochs) st = CRATE_EINTERNAL;
-        s->batch = (token_batch){.n = cfg->local_batch, .T = T, .tokens = s->tokens, .sample_ids = s->sample_ids,
+        s->batch = (token_batch){.n = cfg->local_batch, .T = T, .width = ts->width, .tokens = s->tokens,
+                                 .sample_ids = s->sample_ids,
                                  .epochs = s->epochs, .step = -1};
     }
     if (!st) st = prefetch_open(&ts->ring, cfg->prefetch, cfg->first_step, token_fill, ts, path);

@@ -161,6 +161,11 @@ int main(int argc, char **argv) {
     openblas_set_num_threads(a.threads);
     frozen_text ft;
     int rc = frozen_text_open(&ft, a.ckpt, 1);
+    if (rc == CRATE_OK && ft.cfg.objective.name != TRAIN_OBJECTIVE_GPT2) {
+        frozen_text_close(&ft);
+        rc = crate_fail(CRATE_EINPUT, "%s is a masked language model (objective bert): it fills in masked tokens "
+                        "but cannot continue text; generate from a gpt2 checkpoint", a.ckpt);
+    }
     if (rc != CRATE_OK) {
         fprintf(stderr, "%s: %s\n", TOOL, crate_errmsg());
         return rc == CRATE_EINPUT ? 2 : 1;

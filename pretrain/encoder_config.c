@@ -17,10 +17,12 @@ image_encoder_config encoder_config_for_images(const train_config *cfg, int C, i
 
 text_encoder_config encoder_config_for_text(const train_config *cfg, int vocab) {
     const train_model_config *m = &cfg->model;
+    int causal = cfg->objective.name == TRAIN_OBJECTIVE_GPT2; /* bert: bidirectional */
     return (text_encoder_config){
         .vocab = vocab, .context = (int)m->context, .depth = (int)m->depth,
         .block = {.d = (int)m->dim, .heads = (int)m->heads, .head_dim = head_dim(cfg),
-                  .causal = cfg->objective.name == TRAIN_OBJECTIVE_GPT2, .eta = (float)m->eta,
-                  .lambda = (float)m->lambda, .skip_final_norm = !cfg->gpt2.final_norm},
+                  .causal = causal, .eta = (float)m->eta,
+                  .lambda = (float)m->lambda,
+                  .skip_final_norm = !(causal ? cfg->gpt2.final_norm : cfg->bert.final_norm)},
     };
 }

@@ -16,8 +16,8 @@ int frozen_text_for_config(frozen_text *ft, const train_config *cfg, int vocab, 
     ft->T = (int)cfg->model.context;
     param_store_init(&ft->ps);
     arena_init(&ft->arena);
-    if (cfg->objective.name != TRAIN_OBJECTIVE_GPT2)
-        return crate_fail(CRATE_EINPUT, "the checkpoint's objective has no text model (objective.name is not gpt2)");
+    if (!train_config_is_text(cfg))
+        return crate_fail(CRATE_EINPUT, "the checkpoint's objective has no text model (objective.name is not gpt2 or bert)");
     text_encoder_config tc = encoder_config_for_text(cfg, vocab);
     int rc = text_encoder_declare(&ft->enc, &ft->ps, "text", &tc);
     if (rc == CRATE_OK) rc = param_store_alloc(&ft->ps);
@@ -54,9 +54,9 @@ int frozen_text_open(frozen_text *ft, const char *path, int batch) {
     rc = train_config_load_text(&cfg, &src, m.config, "the checkpoint's config");
     if (rc == CRATE_OK) {
         config_sources_free(&src);
-        if (cfg.objective.name != TRAIN_OBJECTIVE_GPT2)
+        if (!train_config_is_text(&cfg))
             rc = crate_fail(CRATE_EINPUT, "%s: the checkpoint's objective has no text model (objective.name is not "
-                            "gpt2): give a checkpoint of a language run", path);
+                            "gpt2 or bert): give a checkpoint of a language run", path);
     }
     if (rc == CRATE_OK) rc = checkpoint_read_file(path, TEXT_TOKENIZER_FILE, &tok, &tok_bytes);
     spm_model *spm = NULL;

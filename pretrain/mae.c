@@ -52,12 +52,7 @@ typedef struct {
 static void draw_mask(mae_state *m, const image_batch *batch, int b, uint8_t *keep) {
     rng_stream s = rng_stream_make(m->seed, batch->epochs[b], batch->sample_ids[b], RNG_MASK);
     for (int j = 0; j < m->num_patches; j++) m->order[j] = j;
-    for (int j = 0; j < m->n_keep; j++) {
-        int k = j + (int)rng_below(&s, (uint32_t)(m->num_patches - j));
-        int t = m->order[j];
-        m->order[j] = m->order[k];
-        m->order[k] = t;
-    }
+    rng_partial_shuffle(&s, m->order, m->num_patches, m->n_keep);
     memset(keep, 0, (size_t)m->num_patches);
     for (int j = 0; j < m->n_keep; j++) keep[m->order[j]] = 1;
 }

@@ -14,10 +14,13 @@ int objective_create(objective **out, const train_config *cfg, int micro_batch, 
     case TRAIN_OBJECTIVE_MAE:
         rc = image_source_shape(cfg->data.train, &shape.channels, &shape.height, &shape.width);
         return rc == CRATE_OK ? mae_objective_create(out, cfg, &shape, micro_batch, ps) : rc;
-    case TRAIN_OBJECTIVE_GPT2: {
+    case TRAIN_OBJECTIVE_GPT2:
+    case TRAIN_OBJECTIVE_BERT: {
         text_data_info data;
         rc = text_data_info_read(&data, cfg);
-        return rc == CRATE_OK ? gpt2_objective_create(out, cfg, &data, micro_batch, ps) : rc;
+        if (rc != CRATE_OK) return rc;
+        return cfg->objective.name == TRAIN_OBJECTIVE_GPT2 ? gpt2_objective_create(out, cfg, &data, micro_batch, ps)
+                                                           : bert_objective_create(out, cfg, &data, micro_batch, ps);
     }
     }
     return crate_fail(CRATE_EINPUT, "objective.name: unsupported objective %d", cfg->objective.name);

@@ -116,5 +116,7 @@ int mae_objective_create(objective **out, const train_config *cfg, const data_sh
 struct text_data_info;
 int gpt2_objective_create(objective **out, const train_config *cfg, struct text_data_info *data, int micro_batch,
                           param_store *ps);
+int bert_objective_create(objective **out, const train_config *cfg, struct text_data_info *data, int micro_batch,
+                          param_store *ps);
 
 #endif

@@ -48,7 +48,8 @@ static const config_key train_schema[] = {
     KEY_FLOAT(model, init_std, "0.02", 0, 10, "std of the truncated-normal init of cls/mask tokens and learned positions (matrices: Xavier)"),
 
     /* objective: which pretraining objective drives the run (DESIGN §3). */
-    KEY_ENUM(objective, name, "mae", "mae|gpt2", "pretraining objective: masked autoencoding of images, causal language model"),
+    KEY_ENUM(objective, name, "mae", "mae|gpt2|bert",
+             "pretraining objective: masked autoencoding of images, causal language model, masked language model"),
 
     /* mae: masked autoencoding; read only when objective.name is mae. */
     KEY_FLOAT(mae, mask_ratio, "0.75", 0, 0.99, "fraction of each image's patches that are masked"),
@@ -58,6 +59,15 @@ static const config_key train_schema[] = {
 
     /* gpt2: the causal language model (CRATE-GPT); read only when objective.name is gpt2. */
     KEY_BOOL(gpt2, final_norm, "false", "LayerNorm after the last layer (CRATE-GPT has none)"),
+
+    /* bert: the masked language model (CRATE-BERT); read only when objective.name is bert. */
+    KEY_FLOAT(bert, mask_prob, "0.15", 0.001, 0.9, "fraction of each window's ordinary tokens selected for prediction"),
+    KEY_FLOAT(bert, mask_token, "0.8", 0, 1, "fraction of the selected tokens replaced by the mask id"),
+    KEY_FLOAT(bert, random_token, "0.1", 0, 1,
+              "fraction of the selected tokens replaced by a random ordinary token (the rest stay as they are)"),
+    KEY_ENUM(bert, head, "dense", "dense|tied",
+             "MLM head: Dense, GELU, LayerNorm, then the tied decoder with a bias (CRATE-BERT), or the tied decoder alone"),
+    KEY_BOOL(bert, final_norm, "true", "LayerNorm after the last encoder layer"),
 
     /* data: shard files (DESIGN §6) and how the reader stays ahead. */
     KEY_STRING(data, train, NULL, "training dataset: a shard directory (crate-data) or one shard file"),
@@ -131,8 +141,21 @@ static int check_lr(const train_config *cfg, const config_sources *src) {
                       config_where(src, "optim.lr"));
 }
 
+static int check_bert(const train_config *cfg, const config_sources *src) {
+    if (cfg->bert.mask_token + cfg->bert.random_token <= 1.0) return CRATE_OK;
+    return crate_fail(CRATE_EINPUT,
+                      "bert.mask_token = %g (%s) plus bert.random_token = %g (%s) is more than 1: they are fractions "
+                      "of the selected tokens (0.8 and 0.1 in BERT; the rest stay unchanged)",
+                      cfg->bert.mask_token, config_where(src, "bert.mask_token"), cfg->bert.random_token,
+                      config_where(src, "bert.random_token"));
+}
+
+int train_config_is_text(const train_config *cfg) {
+    return cfg->objective.name == TRAIN_OBJECTIVE_GPT2 || cfg->objective.name == TRAIN_OBJECTIVE_BERT;
+}
+
 static int check_eval(const train_config *cfg, const config_sources *src) {
-    int text = cfg->objective.name == TRAIN_OBJECTIVE_GPT2;
+    int text = train_config_is_text(cfg);
     if (cfg->eval.every == 0 || (text ? cfg->data.val[0] : cfg->data.test[0])) return CRATE_OK;
     if (text)
         return crate_fail(CRATE_EINPUT, "eval.every = %lld (%s) needs held-out text: set data.val (the val folder "
@@ -156,6 +179,7 @@ static int check_rules(train_config *cfg, config_sources *src) {
     if (rc == CRATE_OK) rc = check_lr(cfg, src);
     if (rc == CRATE_OK) rc = check_warmup(cfg, src);
     if (rc == CRATE_OK) rc = check_eval(cfg, src);
+    if (rc == CRATE_OK) rc = check_bert(cfg, src);
     if (rc != CRATE_OK) config_sources_free(src);
     return rc;
 }

@@ -17,7 +17,8 @@
 #include <stdio.h>
 
 enum train_pos_embed { TRAIN_POS_EMBED_SINCOS = 0, TRAIN_POS_EMBED_LEARNED = 1 };
-enum train_objective { TRAIN_OBJECTIVE_MAE = 0, TRAIN_OBJECTIVE_GPT2 = 1 };
+enum train_objective { TRAIN_OBJECTIVE_MAE = 0, TRAIN_OBJECTIVE_GPT2 = 1, TRAIN_OBJECTIVE_BERT = 2 };
+enum train_bert_head { TRAIN_BERT_HEAD_DENSE = 0, TRAIN_BERT_HEAD_TIED = 1 };
 enum train_mae_input { TRAIN_MAE_INPUT_VISIBLE = 0, TRAIN_MAE_INPUT_ALL = 1 };
 
 typedef struct {
@@ -46,6 +47,12 @@ typedef struct {
 typedef struct {
     int final_norm;
 } train_gpt2_config;
+
+typedef struct {
+    double mask_prob, mask_token, random_token;
+    int head; /* enum train_bert_head */
+    int final_norm;
+} train_bert_config;
 
 typedef struct {
     char train[CONFIG_STRING_MAX], test[CONFIG_STRING_MAX], val[CONFIG_STRING_MAX];
@@ -87,6 +94,7 @@ typedef struct {
     train_objective_config objective;
     train_mae_config mae;
     train_gpt2_config gpt2;
+    train_bert_config bert;
     train_data_config data;
     train_optim_config optim;
     train_schedule_config schedule;
@@ -105,6 +113,9 @@ typedef struct {
 int train_config_load(train_config *cfg, config_sources *src, const char *path, int noverrides, char **overrides);
 
 /* The same from YAML text (the config stored in a checkpoint manifest). */
+/* 1 for the objectives with a text model (gpt2, bert). */
+int train_config_is_text(const train_config *cfg);
+
 int train_config_load_text(train_config *cfg, config_sources *src, const char *text, const char *name);
 
 /* Every key with its type, range or choices, default and meaning. */

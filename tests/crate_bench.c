@@ -7,6 +7,7 @@
  *   b  32×32×3, patch 4, d=384, 6 heads, depth 12, decoder depth 4, B=32
  *   c  causal LM: B=16, T=256, V=8192, d=384, 6 heads, depth 6
  *   d  causal LM: B=8, T=1024, V=32000, d=768, 12 heads, depth 12 (by name only)
+ *   e  masked LM (bert, 15% selected, dense head): c's model and batch
  * A step is forward + backward + gradient norm + AdamW, as in the trainer.
  * GFLOP/s counts the GEMM FLOPs of the step (the objective's count); the
  * sgemm figure is the best of several 2048³ (--sgemm-size) products on the
@@ -28,8 +29,8 @@
 #include "src/optim/optim.h"
 #include "src/nn/param_init.h"
 
-/* text: a causal LM (channels = vocabulary, side = context); otherwise MAE
- * on channels × side × side images. */
+/* text: 1 a causal LM, 2 a masked LM (channels = vocabulary, side =
+ * context); 0 MAE on channels × side × side images. */
 typedef struct {
     const char *name;
     int text, batch, channels, side, in_all; /* in_all: run by --config all */
@@ -43,6 +44,8 @@ static const bench_config CONFIGS[] = {
                                 "model.context=256"}},
     {"d", 1, 8, 32000, 1024, 0, {"objective.name=gpt2", "model.dim=768", "model.heads=12", "model.depth=12",
                                  "model.context=1024"}},
+    {"e", 2, 16, 8192, 256, 1, {"objective.name=bert", "model.dim=384", "model.heads=6", "model.depth=6",
+                                "model.context=256"}},
     /* CRATE-B MAE at ImageNet size: the compute side of the scaling analysis (launch/SCALING.md). */
     {"B", 0, 8, 3, 224, 0, {"model.dim=768", "model.heads=12", "model.depth=12", "model.decoder_depth=12", "model.patch=16"}},
 };
@@ -64,7 +67,8 @@ typedef struct {
 
 static int bench_batch_make(bench_batch *b, const bench_config *bc) {
     memset(b, 0, sizeof *b);
-    size_t n = bc->text ? (size_t)bc->batch * (bc->side + 1) : (size_t)bc->batch * bc->channels * bc->side * bc->side;
+    int width = bc->text == 2 ? bc->side : bc->side + 1; /* tokens per window */
+    size_t n = bc->text ? (size_t)bc->batch * width : (size_t)bc->batch * bc->channels * bc->side * bc->side;
     b->sample_ids = malloc(bc->batch * sizeof *b->sample_ids);
     b->epochs = calloc(bc->batch, sizeof *b->epochs);
     if (bc->text) b->ids = malloc(n * sizeof *b->ids);
@@ -78,7 +82,7 @@ static int bench_batch_make(bench_batch *b, const bench_config *bc) {
         else b->pixels[i] = (uint8_t)(r >> 24);
     }
     b->images = (image_batch){bc->batch, bc->channels, bc->side, bc->side, b->pixels, NULL, b->sample_ids, b->epochs, 0};
-    b->tokens = (token_batch){.n = bc->batch, .T = bc->side, .tokens = b->ids, .sample_ids = b->sample_ids,
+    b->tokens = (token_batch){.n = bc->batch, .T = bc->side, .width = width, .tokens = b->ids, .sample_ids = b->sample_ids,
                               .epochs = b->epochs};
     return CRATE_OK;
 }
@@ -93,7 +97,8 @@ static void bench_batch_free(bench_batch *b) {
 static int bench_objective(objective **obj, const bench_config *bc, const train_config *cfg, param_store *ps) {
     if (bc->text) {
         text_data_info data = {.vocab = bc->channels};
-        return gpt2_objective_create(obj, cfg, &data, bc->batch, ps);
+        return bc->text == 1 ? gpt2_objective_create(obj, cfg, &data, bc->batch, ps)
+                             : bert_objective_create(obj, cfg, &data, bc->batch, ps);
     }
     data_shape shape = {bc->channels, bc->side, bc->side};
     return mae_objective_create(obj, cfg, &shape, bc->batch, ps);

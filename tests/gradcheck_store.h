@@ -1,5 +1,5 @@
 /* gradcheck_store.h — the finite-difference check of a whole model, tensor by
- * tensor (header-only, for the model tests: test_mae_grad.c, test_gpt2_grad.c).
+ * tensor (header-only, for the model tests: test_mae_grad.c, test_text_grad.c).
  *
  * The model's loss reports (sum, count) (pretrain/objective.h) and its
  * backward accumulates the gradient of the sum into ps->grad; the check is of

@@ -26,6 +26,28 @@ finish() {
 json_field() {
   sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" "$1"
 }
+# worst_rel A B FIELD_FN: the largest |a − b| / |a| over the values FIELD_FN
+# prints for runs A and B, line by line (3 significant digits).
+worst_rel() {
+  paste <($3 "$1") <($3 "$2") | awk '{ d = ($1 - $2) / $1; if (d < 0) d = -d; if (d > m) m = d } END { printf "%.3g", m }'
+}
+# check_resumed STRAIGHT SPLIT STEP: run $tmp/SPLIT stopped at STEP and
+# resumed; its losses and final checkpoint are bitwise those of $tmp/STRAIGHT.
+check_resumed() {
+  check "resumed from step $3" grep -q "resumed from .*step-$(printf %06d "$3")" "$tmp/$2.txt"
+  check "stop_after + resume: losses bitwise equal" \
+    cmp -s <(json_field "$tmp/$1/metrics.jsonl" loss) <(json_field "$tmp/$2/metrics.jsonl" loss)
+  check "stop_after + resume: final state bitwise equal" \
+    [ "$("$build/crate-ckpt" diff "$tmp/$1/ckpt" "$tmp/$2/ckpt" | grep -c "bitwise identical")" -eq 3 ]
+}
+# license_text DIR [crate-data options]: token shards (train/val, V 512 unless
+# given) of Debian's license texts, the text tests' corpus.
+license_text() {
+  local dir=$1
+  shift
+  "$build/crate-data" text --spm-train 512 "$@" /usr/share/common-licenses/GPL-3 /usr/share/common-licenses/LGPL-2.1 \
+    /usr/share/common-licenses/Apache-2.0 /usr/share/common-licenses/MPL-2.0 /usr/share/common-licenses/Artistic "$dir"
+}
 mpirun_flags=(--oversubscribe)
 [ "$(id -u)" -ne 0 ] || mpirun_flags+=(--allow-run-as-root)
 # pretrain_tiny RANKS RUN_DIR [overrides...]: configs/mae-tiny.yaml on the

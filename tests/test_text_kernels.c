@@ -12,7 +12,13 @@
  *    scaling, a uniform-logit case whose loss is ln V per row, all rows
  *    ignored; on 1 and 2 threads, bitwise equality where only the kernel's
  *    own loops are threaded, float-rounding agreement where OpenBLAS's
- *    GEMMs are threaded too.
+ *    GEMMs are threaded too;
+ *  - gelu: forward against a double x·Φ(x) at points from −40 to 40 and on
+ *    an array past the threading threshold, backward against the double
+ *    derivative and by finite differences, the accumulate and NULL contracts;
+ *  - lm_argmax: against a naive double argmax (values on a 1/8 grid, so the
+ *    float logits are exact and ties are real), two equal columns tying on
+ *    some rows → the lower id, with and without bias, chunk_rows 1, 3 and M.
  */
 #include <math.h>
 #include <omp.h>
@@ -402,6 +408,120 @@ static void test_cross_entropy_threads(int C, int bitwise) {
     free(rb);
 }
 
+/* ---- gelu --------------------------------------------------------------- */
+static double gelu_ref(double x) { return 0.5 * x * (1.0 + erf(x / sqrt(2.0))); }
+/* Φ(x) + x·φ(x); acos(−1) = π (M_PI is POSIX, not C11) */
+static double gelu_grad_ref(double x) {
+    return 0.5 * (1.0 + erf(x / sqrt(2.0))) + x * exp(-0.5 * x * x) / sqrt(2.0 * acos(-1.0));
+}
+
+enum { GE_N = 64, GE_BIG = 1 << 16 };
+static struct {
+    float x[GE_N], out[GE_N], probe[GE_N];
+} ge;
+
+static double gelu_loss(void *ctx) {
+    gelu_forward(ge.out, ge.x, GE_N);
+    return gradcheck_probe_dot(ge.out, ge.probe, GE_N);
+}
+
+/* Largest |a_i − ref(x_i)| / (1 + |ref(x_i)|): erff is good to a few ulp, and
+ * 1 + erf cancels for x ≪ 0, where the result is tiny anyway. */
+static double gelu_err(const float *a, const float *x, size_t n, double (*ref)(double)) {
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double r = ref(x[i]);
+        worst = fmax(worst, fabs(a[i] - r) / (1.0 + fabs(r)));
+    }
+    return worst;
+}
+
+static void test_gelu(void) {
+    const float pts[] = {-40.0f, -6.0f, -3.0f, -1.5f, -0.5f, -1e-3f, 0.0f, 1e-3f, 0.3f, 1.0f, 2.5f, 10.0f, 40.0f};
+    enum { NP = sizeof pts / sizeof pts[0] };
+    float out[NP], d[NP], ones[NP];
+    for (int i = 0; i < NP; i++) ones[i] = 1.0f, d[i] = 0.0f;
+    gelu_forward(out, pts, NP);
+    gelu_backward(d, ones, pts, NP);
+    double e_f = gelu_err(out, pts, NP, gelu_ref), e_b = gelu_err(d, pts, NP, gelu_grad_ref);
+    printf("gelu vs double at %d points: forward %.3g, derivative %.3g\n", NP, e_f, e_b);
+    CHECK(e_f < 1e-6 && e_b < 1e-6, "gelu vs double: forward %g, derivative %g", e_f, e_b);
+    CHECK(out[6] == 0.0f && d[6] == 0.5f && out[12] == 40.0f && out[0] == 0.0f && d[12] == 1.0f && d[0] == 0.0f,
+          "gelu(0) %g gelu'(0) %g gelu(40) %g gelu(-40) %g gelu'(40) %g gelu'(-40) %g", out[6], d[6], out[12], out[0],
+          d[12], d[0]);
+
+    /* past ELEMENTWISE_PAR_MIN: the threaded loops */
+    static float bx[GE_BIG], bout[GE_BIG], bd[GE_BIG], bones[GE_BIG];
+    gradcheck_fill(bx, GE_BIG, 81, 8.0f);
+    for (int i = 0; i < GE_BIG; i++) bones[i] = 1.0f, bd[i] = 0.0f;
+    gelu_forward(bout, bx, GE_BIG);
+    gelu_backward(bd, bones, bx, GE_BIG);
+    e_f = gelu_err(bout, bx, GE_BIG, gelu_ref);
+    e_b = gelu_err(bd, bx, GE_BIG, gelu_grad_ref);
+    CHECK(e_f < 1e-6 && e_b < 1e-6, "gelu over %d values vs double: forward %g, derivative %g", GE_BIG, e_f, e_b);
+
+    gradcheck_fill(ge.x, GE_N, 82, 3.0f);
+    gradcheck_fill(ge.probe, GE_N, 83, 1.0f);
+    float dx[GE_N] = {0}, twice[GE_N];
+    gelu_backward(dx, ge.probe, ge.x, GE_N);
+    CHECK(gradcheck_tensor("gelu dinp", ge.x, dx, GE_N, gelu_loss, NULL, GC_H, GC_RTOL, GC_ATOL, GC_PROBES),
+          "gelu dinp");
+    memcpy(twice, dx, sizeof dx);
+    gelu_backward(twice, ge.probe, ge.x, GE_N);
+    gelu_backward(NULL, ge.probe, ge.x, GE_N); /* must not crash */
+    CHECK(gradcheck_is_doubled(dx, twice, GE_N), "gelu backward does not accumulate");
+}
+
+/* ---- lm_argmax: h (M,C), E (V,C), b (V) --------------------------------- */
+enum { AM_M = 7, AM_C = 5, AM_V = 11, AM_TIE = 2, AM_TWIN = 7 };
+
+/* x on the grid k/8: with C = 5 terms of |·| ≤ 1 every logit is exact in float. */
+static void fill_grid(float *x, size_t n, unsigned seed, float scale) {
+    gradcheck_fill(x, n, seed, scale);
+    for (size_t i = 0; i < n; i++) x[i] = roundf(x[i] * 8.0f) / 8.0f;
+}
+
+/* The first v of the largest z_iv, z in double. */
+static int argmax_naive(const float *h, const float *E, const float *b, int C, int V) {
+    int best = 0;
+    double top = -INFINITY;
+    for (int v = 0; v < V; v++) {
+        double z = b ? b[v] : 0.0;
+        for (int c = 0; c < C; c++) z += (double)h[c] * E[v * C + c];
+        if (z > top) top = z, best = v;
+    }
+    return best;
+}
+
+static void test_argmax(void) {
+    float h[AM_M * AM_C], E[AM_V * AM_C], b[AM_V], scratch[AM_M * AM_V];
+    fill_grid(h, AM_M * AM_C, 91, 1.0f);
+    fill_grid(E, AM_V * AM_C, 92, 0.5f);
+    fill_grid(b, AM_V, 93, 1.0f);
+    /* columns AM_TIE and AM_TWIN equal, and rows 1 and 4 pointing at them:
+     * their logit there is 5 + b, every other at most 2.5 + 1 */
+    for (int c = 0; c < AM_C; c++) {
+        E[AM_TIE * AM_C + c] = E[AM_TWIN * AM_C + c] = c % 2 ? 1.0f : -1.0f;
+        h[1 * AM_C + c] = h[4 * AM_C + c] = E[AM_TIE * AM_C + c];
+    }
+    b[AM_TWIN] = b[AM_TIE];
+    CHECK(lm_cross_entropy_scratch_floats(3, AM_V) <= sizeof scratch / sizeof *scratch, "scratch size");
+    const float *biases[] = {b, NULL};
+    const int chunks[] = {1, 3, AM_M};
+    for (int k = 0; k < 2; k++) {
+        int32_t want[AM_M];
+        for (int i = 0; i < AM_M; i++) want[i] = argmax_naive(h + i * AM_C, E, biases[k], AM_C, AM_V);
+        CHECK(want[1] == AM_TIE && want[4] == AM_TIE, "the test's tie rows do not tie (%d %d)", want[1], want[4]);
+        for (int j = 0; j < 3; j++) {
+            int32_t pred[AM_M];
+            memset(pred, 0xff, sizeof pred);
+            lm_argmax(pred, h, E, biases[k], AM_M, AM_C, AM_V, scratch, chunks[j]);
+            CHECK(memcmp(pred, want, sizeof want) == 0, "argmax %s bias, chunk %d differs from the naive one",
+                  biases[k] ? "with" : "without", chunks[j]);
+        }
+    }
+}
+
 int main(void) {
     test_embedding();
     test_embedding_threads();
@@ -411,5 +531,7 @@ int main(void) {
     test_cross_entropy_uniform();
     test_cross_entropy_threads(4, 1);
     test_cross_entropy_threads(CT_CMAX, 0);
+    test_gelu();
+    test_argmax();
     return check_finish();
 }

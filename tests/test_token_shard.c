@@ -489,7 +489,7 @@ static batch_source_config wcfg(int64_t G, int64_t offset, int local, int64_t fi
  * out[(step − first)·G·(T+1) + offset·(T+1) …]; checks ids, epochs, step. */
 static int run_windows(const batch_source_config *cfg, int shuffle, int steps, int32_t *out, int *consistent) {
     batch_source *src;
-    int st = token_source_open(&src, cfg, WT, shuffle);
+    int st = token_source_open(&src, cfg, WT, TOKEN_WINDOWS_STREAM, shuffle);
     if (st) return st;
     uint32_t n = (uint32_t)src->samples;
     size_t w = WT + 1;
@@ -531,7 +531,7 @@ static void test_windows(void) {
 
     batch_source *src;
     batch_source_config cfg = wcfg(WG, 0, WG, 0, 0);
-    st = token_source_open(&src, &cfg, WT, 1);
+    st = token_source_open(&src, &cfg, WT, TOKEN_WINDOWS_STREAM, 1);
     CHECK(st == CRATE_OK && src->samples == windows && !strcmp(src->unit, "tok") && src->units_per_sample == WT,
           "samples %llu (want %llu), unit, units per sample: %s", st ? 0ULL : (unsigned long long)src->samples,
           (unsigned long long)windows, crate_errmsg());
@@ -584,15 +584,15 @@ static void test_windows(void) {
 static void test_window_errors(void) {
     batch_source *src;
     batch_source_config c = wcfg(WG, 0, WG, 0, 0);
-    CHECK(token_source_open(&src, &c, 0, 1) == CRATE_EINPUT && has("T"), "T = 0: %s", crate_errmsg());
+    CHECK(token_source_open(&src, &c, 0, TOKEN_WINDOWS_STREAM, 1) == CRATE_EINPUT && has("T"), "T = 0: %s", crate_errmsg());
     c.local_batch = 0;
-    CHECK(token_source_open(&src, &c, WT, 1) == CRATE_EINPUT && has("local batch"), "local batch 0: %s",
+    CHECK(token_source_open(&src, &c, WT, TOKEN_WINDOWS_STREAM, 1) == CRATE_EINPUT && has("local batch"), "local batch 0: %s",
           crate_errmsg());
     c = wcfg(WG, 6, 4, 0, 0);
-    CHECK(token_source_open(&src, &c, WT, 1) == CRATE_EINPUT, "offset + local > G");
+    CHECK(token_source_open(&src, &c, WT, TOKEN_WINDOWS_STREAM, 1) == CRATE_EINPUT, "offset + local > G");
     c = wcfg(WG, 0, WG, 0, 0);
     c.path = tmp_path("no-such-dataset");
-    CHECK(token_source_open(&src, &c, WT, 1) == CRATE_EINPUT && has("no-such-dataset"), "missing: %s",
+    CHECK(token_source_open(&src, &c, WT, TOKEN_WINDOWS_STREAM, 1) == CRATE_EINPUT && has("no-such-dataset"), "missing: %s",
           crate_errmsg());
     /* A dataset of T + 1 tokens is too short (T + 2 needed). */
     const char *tiny = tmp_path("tiny");
@@ -603,9 +603,9 @@ static void test_window_errors(void) {
     if (!st) st = token_dataset_writer_add_document(w, ids, WT, WT);
     if (!st) st = token_dataset_writer_close(w, NULL);
     c.path = tiny;
-    st = token_source_open(&src, &c, WT, 1);
+    st = token_source_open(&src, &c, WT, TOKEN_WINDOWS_STREAM, 1);
     CHECK(st == CRATE_EINPUT && has(tiny) && has("smaller T"), "too short: %s", crate_errmsg());
-    st = token_source_open(&src, &c, WT - 1, 1);
+    st = token_source_open(&src, &c, WT - 1, TOKEN_WINDOWS_STREAM, 1);
     CHECK(st == CRATE_OK && src->samples == 1, "T + 2 tokens give one window: %s", crate_errmsg());
     if (!st) batch_source_close(src);
 
@@ -624,7 +624,7 @@ static void test_window_errors(void) {
     for (int p = 0; p < 2; p++) {
         c = wcfg(WG, 0, WG, 0, p ? 2 : 0);
         c.path = bad;
-        st = token_source_open(&src, &c, WT, 0);
+        st = token_source_open(&src, &c, WT, TOKEN_WINDOWS_STREAM, 0);
         CHECK(st == CRATE_OK, "open the damaged copy: %s", crate_errmsg());
         if (st) continue;
         const void *bp = NULL;

@@ -9,6 +9,9 @@
  *   g_i = dloss · (softmax(z_i) − onehot(y_i))
  *   dh += g E        dE += gᵀ h        db += Σ_i g_i
  *
+ * lm_argmax runs the same blocked logits for the predictions of masked-token
+ * accuracy: pred_i = argmax_v z_iv, ties to the lowest id.
+ *
  * The M×V logits of a batch (B·T = 32k rows × V = 50k is 6.6 GB) never
  * exist: rows go in blocks of at most chunk_rows, and a block is one sgemm
  * into the scratch, the row softmax turning it into g in place, then the two
@@ -46,6 +49,12 @@
 #define CE_PAR_MIN ((size_t)1 << 15)
 
 size_t lm_cross_entropy_scratch_floats(int chunk_rows, int V) { return (size_t)chunk_rows * (size_t)V; }
+
+/* Z (n,V) = h_blk Eᵀ for the n rows h_blk (n,C) of a block: the one GEMM
+ * of a block's forward (the bias is added by the row pass that reads Z). */
+static void ce_block_logits(float *Z, const float *hb, const float *E, int n, int C, int V) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, V, C, 1.0f, hb, C, E, C, 0.0f, Z, V);
+}
 
 /* One row: z (V) holds h_i Eᵀ; adds b, returns ℓ_i for target t ≥ 0 and, if
  * grads, replaces z by g_i. The scale 1/s_i · dloss is formed once, so
@@ -129,9 +138,7 @@ double lm_cross_entropy(float *dh, float *dE, float *db, const float *h, const f
         int n = M - i < chunk_rows ? M - i : chunk_rows;
         while (y[i + n - 1] < 0) n--; /* ... and ends at one (y[i] ≥ 0 stops this) */
         const float *hb = h + (size_t)i * C;
-        /* Z (n,V) = h_blk Eᵀ */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, V, C,
-                    1.0f, hb, C, E, C, 0.0f, scratch, V);
+        ce_block_logits(scratch, hb, E, n, C, V);
         loss += ce_block_softmax(scratch, bias, y + i, n, V, dloss, grads);
         /* dh_blk (n,C) += g E */
         if (dh)
@@ -145,4 +152,28 @@ double lm_cross_entropy(float *dh, float *dE, float *db, const float *h, const f
         i += n;
     }
     return loss;
+}
+
+/* pred_i = the first v with the largest z_iv + b_v (strict >, so ties keep
+ * the lowest id). Every row is predicted, so blocks are plain ranges. */
+void lm_argmax(int32_t *pred, const float *h, const float *E, const float *bias, int M, int C, int V,
+               float *scratch, int chunk_rows) {
+    for (int i = 0; i < M; i += chunk_rows) {
+        int n = M - i < chunk_rows ? M - i : chunk_rows;
+        ce_block_logits(scratch, h + (size_t)i * C, E, n, C, V);
+#pragma omp parallel for schedule(static) if ((size_t)n * V >= CE_PAR_MIN)
+        for (int k = 0; k < n; k++) {
+            const float *z = scratch + (size_t)k * V;
+            int best = 0;
+            float top = z[0] + (bias ? bias[0] : 0.0f);
+            for (int v = 1; v < V; v++) {
+                float zv = z[v] + (bias ? bias[v] : 0.0f);
+                if (zv > top) {
+                    top = zv;
+                    best = v;
+                }
+            }
+            pred[i + k] = best;
+        }
+    }
 }

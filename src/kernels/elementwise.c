@@ -1,6 +1,7 @@
 /* elementwise.c — the pointwise kernels of kernels.h:
  *
  *   relu:  out = max(0, x)           dinp += dout ⊙ [out > 0]
+ *   gelu:  out = x·Φ(x)              dinp += dout ⊙ (Φ(x) + x·φ(x))
  *   add:   out = a + b               (residual; its backward is the identity)
  *   axpy:  y += α·x
  *
@@ -9,7 +10,11 @@
  */
 #include "src/kernels/kernels.h"
 
+#include <math.h>
+
 #define ELEMENTWISE_PAR_MIN ((size_t)1 << 15)
+#define GELU_INV_SQRT2 0.70710678118654752f     /* 1/√2 */
+#define GELU_INV_SQRT_2PI 0.39894228040143268f  /* 1/√(2π) */
 
 void relu_forward(float *out, const float *inp, size_t n) {
 #pragma omp parallel for simd schedule(static) if (n >= ELEMENTWISE_PAR_MIN)
@@ -22,6 +27,27 @@ void relu_backward(float *dinp, const float *dout, const float *out, size_t n) {
     if (!dinp) return;
 #pragma omp parallel for simd schedule(static) if (n >= ELEMENTWISE_PAR_MIN)
     for (size_t i = 0; i < n; i++) dinp[i] += out[i] > 0.0f ? dout[i] : 0.0f;
+}
+
+/* The exact GELU of BERT (not the tanh approximation): with the standard
+ * normal cdf Φ(x) = ½(1 + erf(x/√2)) and density φ(x) = exp(−x²/2)/√(2π),
+ *   gelu(x) = x·Φ(x),   gelu'(x) = Φ(x) + x·φ(x).
+ * erff and expf saturate cleanly, so large |x| gives x or 0 and gelu' 1 or 0. */
+void gelu_forward(float *out, const float *inp, size_t n) {
+#pragma omp parallel for simd schedule(static) if (n >= ELEMENTWISE_PAR_MIN)
+    for (size_t i = 0; i < n; i++) out[i] = 0.5f * inp[i] * (1.0f + erff(inp[i] * GELU_INV_SQRT2));
+}
+
+/* Needs the forward INPUT: gelu is not invertible for x < 0. */
+void gelu_backward(float *dinp, const float *dout, const float *inp, size_t n) {
+    if (!dinp) return;
+#pragma omp parallel for simd schedule(static) if (n >= ELEMENTWISE_PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        float x = inp[i];
+        float cdf = 0.5f * (1.0f + erff(x * GELU_INV_SQRT2));
+        float pdf = GELU_INV_SQRT_2PI * expf(-0.5f * x * x);
+        dinp[i] += dout[i] * (cdf + x * pdf);
+    }
 }
 
 /* out may alias a or b: each element is read before it is written. */

@@ -47,6 +47,10 @@ void attention_backward(float *dw, float *scratch, const float *dout, const floa
 void relu_forward(float *out, const float *inp, size_t n);
 /* dinp += dout ⊙ [out > 0] (uses the forward OUTPUT, so inp need not be kept) */
 void relu_backward(float *dinp, const float *dout, const float *out, size_t n);
+/* exact (erf) GELU as BERT: out = x·Φ(x) = ½x(1 + erf(x/√2)) */
+void gelu_forward(float *out, const float *inp, size_t n);
+/* dinp += dout ⊙ (Φ(x) + x·φ(x)), φ(x) = exp(−x²/2)/√(2π) (uses the forward INPUT x = inp) */
+void gelu_backward(float *dinp, const float *dout, const float *inp, size_t n);
 /* out = a + b (out may alias a or b); backward of a residual is the identity: callers add dout. */
 void add_forward(float *out, const float *a, const float *b, size_t n);
 /* y += alpha · x */
@@ -102,5 +106,11 @@ double lm_cross_entropy(float *dh, float *dE, float *db, const float *h, const f
                         const float *bias, const int32_t *y, int M, int C, int V, float dloss,
                         float *scratch, int chunk_rows, double *count);
 size_t lm_cross_entropy_scratch_floats(int chunk_rows, int V);
+/* The same logits' argmax (masked-token accuracy): pred_i = argmax_v z_iv,
+ * ties to the lowest id, for every row (no targets). Rows in blocks of
+ * chunk_rows, one GEMM each, into the same scratch as lm_cross_entropy
+ * (lm_cross_entropy_scratch_floats(chunk_rows, V) floats); bias may be NULL. */
+void lm_argmax(int32_t *pred, const float *h, const float *E, const float *bias, int M, int C, int V,
+               float *scratch, int chunk_rows);
 
 #endif

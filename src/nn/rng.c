@@ -62,6 +62,15 @@ uint32_t rng_below(rng_stream *s, uint32_t n) {
     return (uint32_t)(m >> 32);
 }
 
+void rng_partial_shuffle(rng_stream *s, int *order, int n, int k) {
+    for (int j = 0; j < k; j++) {
+        int r = j + (int)rng_below(s, (uint32_t)(n - j));
+        int t = order[j];
+        order[j] = order[r];
+        order[r] = t;
+    }
+}
+
 float rng_normal(rng_stream *s) {
     float u1 = ((float)(rng_u32(s) >> 8) + 0.5f) * (1.0f / 16777216.0f); /* (0,1): log is finite */
     float u2 = rng_uniform(s);

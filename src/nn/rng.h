@@ -40,6 +40,10 @@ float rng_uniform(rng_stream *s);
 uint32_t rng_below(rng_stream *s, uint32_t n);
 /* Standard normal (Box–Muller). */
 float rng_normal(rng_stream *s);
+/* A uniform k-subset, in random order, into order[0..k) of the n ≥ k entries
+ * of order: the first k steps of a Fisher–Yates shuffle (swap order[j] with
+ * order[j + rng_below(n − j)] for j < k), k draws. */
+void rng_partial_shuffle(rng_stream *s, int *order, int n, int k);
 
 /* One Philox4x32-10 block: out = philox(key, ctr). Exposed for tests. */
 void rng_philox4x32(const uint32_t key[2], const uint32_t ctr[4], uint32_t out[4]);

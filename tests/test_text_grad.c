@@ -1,10 +1,14 @@
-/* test_gpt2_grad.c — the causal CRATE text model, whole, through the gpt2
- * objective: token embedding, learned positions, causal MSSA + ISTA layers,
- * optional final LayerNorm, the tied LM head and the fused cross-entropy —
- * a finite-difference check of every parameter tensor (the loss checked is
- * sum/count of what the objective reports; the backward accumulates the
- * gradient of the sum, divided here by the count; an entry next to an ISTA
- * ReLU kink is skipped, tests/gradcheck.h). Then the decoding cache
+/* test_text_grad.c — the CRATE text models, whole, through their objectives:
+ * token embedding, learned positions, MSSA (causal for gpt2, bidirectional
+ * for bert) + ISTA layers, optional final LayerNorm, and the heads: gpt2's
+ * tied LM head with the fused cross-entropy, bert's masked-token selection
+ * and MLM head (tied decoder alone, or Dense, GELU, LayerNorm, tied decoder
+ * and bias) — a finite-difference check of every parameter tensor (the loss
+ * checked is sum/count of what the objective reports; the backward
+ * accumulates the gradient of the sum, divided here by the count; an entry
+ * next to an ISTA ReLU kink is skipped, tests/gradcheck.h). bert's masks are
+ * keyed by (seed, epoch, window), so every perturbed forward masks the same
+ * positions the same way. Then the decoding cache
  * (encoders/text_cache.h): its logits for every position equal the full
  * causal forward's, and the model is causal (changing a later token leaves
  * earlier logits bitwise unchanged).
@@ -23,7 +27,7 @@
 #include "tests/check.h"
 #include "tests/gradcheck_store.h"
 
-enum { BATCH = 2, CONTEXT = 5, VOCAB = 13 };
+enum { BATCH = 2, VOCAB = 13 }; /* ids 0–4 are the special ones of a model without a tokenizer */
 
 typedef struct {
     objective *obj;
@@ -58,23 +62,28 @@ static void check_model(const char *label, int noverrides, char **overrides) {
     memset(&f, 0, sizeof f);
     param_store_init(&f.ps);
     text_data_info data = {.vocab = VOCAB};
-    rc = gpt2_objective_create(&f.obj, &cfg, &data, BATCH, &f.ps);
+    int bert = cfg.objective.name == TRAIN_OBJECTIVE_BERT, T = (int)cfg.model.context, width = bert ? T : T + 1;
+    rc = bert ? bert_objective_create(&f.obj, &cfg, &data, BATCH, &f.ps)
+              : gpt2_objective_create(&f.obj, &cfg, &data, BATCH, &f.ps);
     if (rc == CRATE_OK) rc = param_store_alloc(&f.ps);
     CHECK(rc == CRATE_OK, "%s: build: %s", label, crate_errmsg());
     if (rc != CRATE_OK) return;
     fill_weights(&f.ps);
-    int32_t tokens[BATCH * (CONTEXT + 1)];
-    for (int i = 0; i < BATCH * (CONTEXT + 1); i++) tokens[i] = (i * 7 + 3) % VOCAB;
+    int32_t tokens[BATCH * 64];
+    for (int i = 0; i < BATCH * width; i++) tokens[i] = 5 + (i * 7 + 3) % (VOCAB - 5);
     tokens[2] = tokens[4]; /* a repeated id: its embedding row gathers two gradients */
+    if (bert)
+        for (int b = 0; b < BATCH; b++) tokens[b * width] = 2; /* windows lead with bos */
     uint64_t ids[BATCH] = {0, 1};
     uint32_t epochs[BATCH] = {0, 0};
-    f.batch = (token_batch){.n = BATCH, .T = CONTEXT, .tokens = tokens, .sample_ids = ids, .epochs = epochs};
+    f.batch = (token_batch){.n = BATCH, .T = T, .width = width, .tokens = tokens, .sample_ids = ids, .epochs = epochs};
 
     param_store_zero_grad(&f.ps);
     model_loss(&f);
-    CHECK(f.count == BATCH * CONTEXT, "%s: count %g, expected %d", label, f.count, BATCH * CONTEXT);
+    if (bert) CHECK(f.count >= 2 && f.count < BATCH * (T - 1), "%s: %g tokens selected", label, f.count);
+    else CHECK(f.count == BATCH * T, "%s: count %g, expected %d", label, f.count, BATCH * T);
     char name[64];
-    snprintf(name, sizeof name, "gpt2 %s", label);
+    snprintf(name, sizeof name, "%s %s", bert ? "bert" : "gpt2", label);
     CHECK(gradcheck_store(name, &f.ps, f.count, model_loss, &f, 1), "%s: a gradient check failed", label);
     objective_destroy(f.obj);
     param_store_free(&f.ps);
@@ -128,6 +137,29 @@ static void check_cache(const char *label, int noverrides, char **overrides) {
     frozen_text_close(&ft);
 }
 
+/* bert's encoder is bidirectional: a later token changes the first row. */
+static void check_bidirectional(void) {
+    enum { T = 6, V = 17 };
+    char *over[] = {"objective.name=bert", "data.train=unused", "model.dim=8", "model.heads=2", "model.depth=2",
+                    "model.context=6"};
+    train_config cfg;
+    config_sources src = {0};
+    frozen_text ft;
+    int rc = train_config_load(&cfg, &src, NULL, 6, over);
+    if (rc == CRATE_OK) config_sources_free(&src), rc = frozen_text_for_config(&ft, &cfg, V, 1);
+    CHECK(rc == CRATE_OK, "bert encoder: %s", crate_errmsg());
+    if (rc != CRATE_OK) return;
+    fill_weights(&ft.ps);
+    int32_t ids[T] = {2, 5, 6, 7, 8, 9};
+    float first[8];
+    text_encoder_forward(&ft.enc, &ft.ps, ids, 1, T);
+    memcpy(first, text_encoder_output(&ft.enc), sizeof first);
+    ids[T - 1] = 10;
+    text_encoder_forward(&ft.enc, &ft.ps, ids, 1, T);
+    CHECK(memcmp(first, text_encoder_output(&ft.enc), sizeof first) != 0, "bert: the last token does not reach the first");
+    frozen_text_close(&ft);
+}
+
 int main(void) {
     char *plain[] = {"objective.name=gpt2", "data.train=unused", "model.dim=8", "model.heads=2", "model.depth=2",
                      "model.context=5"};
@@ -135,6 +167,14 @@ int main(void) {
                     "model.context=5", "gpt2.final_norm=true"};
     check_model("no final norm", 6, plain);
     check_model("final norm", 7, norm);
+    char *bert_dense[] = {"objective.name=bert", "data.train=unused", "model.dim=8", "model.heads=2",
+                          "model.depth=2", "model.context=9", "bert.mask_prob=0.4"};
+    char *bert_tied[] = {"objective.name=bert", "data.train=unused", "model.dim=8", "model.heads=2",
+                         "model.depth=2", "model.context=9", "bert.mask_prob=0.4", "bert.head=tied",
+                         "bert.final_norm=false"};
+    check_model("dense head", 7, bert_dense);
+    check_model("tied head", 9, bert_tied);
+    check_bidirectional();
     char *cache_plain[] = {"objective.name=gpt2", "data.train=unused", "model.dim=16", "model.heads=2",
                            "model.depth=3", "model.context=12"};
     char *cache_norm[] = {"objective.name=gpt2", "data.train=unused", "model.dim=16", "model.heads=4",
