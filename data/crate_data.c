@@ -3,13 +3,15 @@
  *   crate-data fashion-mnist OUT_DIR [--source DIR] [--records-per-block N] [--records-per-shard N]
  *   crate-data text (--spm-train V [--spm-type T] | --spm MODEL) [--val-every K] IN... OUT_DIR
  *   crate-data kjv OUT_DIR [--vocab V] [--spm-type T]
+ *   crate-data fortunes OUT_DIR [--source DIR] [--classes N]
  *   crate-data baselines DIR
  *   crate-data verify PATH
  *
  * A thin main over data/idx.h (reading the Debian dataset-fashion-mnist IDX
  * files), data/shard.h (writing and verifying image shards),
  * data/text_corpus.h and data/kjv.h (documents and their tokenization into
- * token datasets, data/token_shard.h) and data/token_baselines.h. Exit
+ * token datasets, data/token_shard.h), data/token_baselines.h and
+ * data/fortunes.h (labelled text folders, data/labelled_text.h). Exit
  * status: 0 ok, 2 bad usage or input (including a damaged dataset), 1
  * internal failure.
  */
@@ -23,6 +25,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "data/fortunes.h"
 #include "data/idx.h"
 #include "data/kjv.h"
 #include "data/shard.h"
@@ -87,6 +90,22 @@ static const char USAGE[] =
     "      pieces (default 4096, unigram) trained on the train chapters. A\n"
     "      chapter's text is its heading line (\"Genesis 1\") then one verse per\n"
     "      line, without verse numbers. Prints the counts and the baselines.\n"
+    "\n"
+    "  crate-data fortunes OUT_DIR [--source DIR] [--classes N]\n"
+    "      Labelled short texts for crate-probe --text-train/--text-test: the N\n"
+    "      (default 10) categories with the most texts of Debian's fortunes\n"
+    "      (package fortunes; ties by name) as OUT_DIR/train and OUT_DIR/test,\n"
+    "      one file per category of texts separated by lines that are exactly %\n"
+    "      (the format of the source; any folder of such files works the same).\n"
+    "      Split per category: round(0.8 n) of its n texts to train, the rest to\n"
+    "      test, by a fixed permutation, so the same source gives the same bytes.\n"
+    "      Texts lose their trailing white space (empty ones are skipped) and\n"
+    "      overstrikes (x BACKSPACE y) print as y. Texts stay text: crate-probe\n"
+    "      tokenizes them with the checkpoint's own tokenizer. Each split is\n"
+    "      written to SPLIT.partial and renamed; an existing one is replaced only\n"
+    "      if crate-data wrote it (it holds " LABELLED_TEXT_MARKER ").\n"
+    "        --source DIR   the category files (default " FORTUNES_SOURCE ")\n"
+    "        --classes N    how many categories (default 10, at least 2)\n"
     "\n"
     "  crate-data baselines DIR\n"
     "      Cross-entropy of DIR/val under counts from DIR/train: unigram and\n"
@@ -166,6 +185,33 @@ static int make_dirs(const char *path) {
     return st;
 }
 
+/* The OUT_DIR of a command and its options, each of which takes a value:
+ * values[i] is set to the value of names[i] when given (else left alone).
+ * CRATE_OK, -1 after --help, or a usage error. */
+static int out_dir_and_options(int argc, char **argv, const char *command, const char *const *names,
+                               const char **values, int n, const char **out) {
+    *out = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        int k = 0;
+        while (k < n && strcmp(a, names[k])) k++;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(USAGE, stdout);
+            return -1;
+        } else if (k < n) {
+            if (i + 1 >= argc) return usage_error("%s needs a value", a);
+            values[k] = argv[++i];
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return usage_error("unknown option %s", a);
+        } else if (!*out) {
+            *out = a;
+        } else {
+            return usage_error("unexpected argument %s (one OUT_DIR only)", a);
+        }
+    }
+    return *out ? CRATE_OK : usage_error("%s needs OUT_DIR", command);
+}
+
 /* Converts one Fashion-MNIST split (prefix "train" or "t10k") into out/name. */
 static int convert_split(const char *source, const char *prefix, const char *out, const char *name,
                          uint64_t want_count, int records_per_shard, int records_per_block) {
@@ -216,31 +262,17 @@ static int convert_split(const char *source, const char *prefix, const char *out
 }
 
 static int cmd_fashion_mnist(int argc, char **argv) {
-    const char *out = NULL, *source = DEFAULT_SOURCE;
+    static const char *const names[] = {"--source", "--records-per-block", "--records-per-shard"};
+    const char *out, *v[3] = {DEFAULT_SOURCE, NULL, NULL};
     int rpb = SHARD_DEFAULT_RECORDS_PER_BLOCK, rps = SHARD_DEFAULT_RECORDS_PER_SHARD;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(USAGE, stdout);
-            return -1;
-        } else if (!strcmp(a, "--source") || !strcmp(a, "--records-per-block") || !strcmp(a, "--records-per-shard")) {
-            if (i + 1 >= argc) return usage_error("%s needs a value", a);
-            const char *v = argv[++i];
-            if (!strcmp(a, "--source")) source = v;
-            else if (parse_count(a, v, !strcmp(a, "--records-per-block") ? &rpb : &rps)) return CRATE_EINPUT;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            return usage_error("unknown option %s", a);
-        } else if (!out) {
-            out = a;
-        } else {
-            return usage_error("unexpected argument %s (one OUT_DIR only)", a);
-        }
-    }
-    if (!out) return usage_error("%s", "fashion-mnist needs OUT_DIR");
+    int rc = out_dir_and_options(argc, argv, "fashion-mnist", names, v, 3, &out);
+    if (rc) return rc;
+    if ((v[1] && parse_count(names[1], v[1], &rpb)) || (v[2] && parse_count(names[2], v[2], &rps)))
+        return CRATE_EINPUT;
     double t0 = now_seconds();
     int st = make_dirs(out);
-    if (!st) st = convert_split(source, "train", out, "train", 60000, rps, rpb);
-    if (!st) st = convert_split(source, "t10k", out, "test", 10000, rps, rpb);
+    if (!st) st = convert_split(v[0], "train", out, "train", 60000, rps, rpb);
+    if (!st) st = convert_split(v[0], "t10k", out, "test", 10000, rps, rpb);
     if (st) return fail(st);
     printf("fashion-mnist: done in %.2f s\n", now_seconds() - t0);
     return CRATE_OK;
@@ -349,25 +381,12 @@ static int cmd_text(int argc, char **argv) {
 static int cmd_kjv(int argc, char **argv) {
     text_split_options o = {.source = "the KJV (`" KJV_COMMAND "`)", .vocab = 4096, .vocab_flag = "--vocab",
                             .val_every = 20, .type = SPM_UNIGRAM};
-    const char *out = NULL;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(USAGE, stdout);
-            return -1;
-        } else if (!strcmp(a, "--vocab") || !strcmp(a, "--spm-type")) {
-            if (i + 1 >= argc) return usage_error("%s needs a value", a);
-            int st = !strcmp(a, "--vocab") ? parse_count(a, argv[++i], &o.vocab) : parse_spm_type(argv[++i], &o.type);
-            if (st) return st;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            return usage_error("unknown option %s", a);
-        } else if (!out) {
-            out = a;
-        } else {
-            return usage_error("unexpected argument %s (one OUT_DIR only)", a);
-        }
-    }
-    if (!out) return usage_error("%s", "kjv needs OUT_DIR");
+    static const char *const names[] = {"--vocab", "--spm-type"};
+    const char *out, *v[2] = {NULL, NULL};
+    int rc = out_dir_and_options(argc, argv, "kjv", names, v, 2, &out);
+    if (rc) return rc;
+    if ((v[0] && parse_count(names[0], v[0], &o.vocab)) || (v[1] && parse_spm_type(v[1], &o.type)))
+        return CRATE_EINPUT;
     double t0 = now_seconds();
     text_corpus c;
     text_corpus_init(&c);
@@ -382,6 +401,30 @@ static int cmd_kjv(int argc, char **argv) {
     text_corpus_free(&c);
     if (st) return fail(st);
     printf("kjv: done in %.2f s\n", now_seconds() - t0);
+    return CRATE_OK;
+}
+
+static int cmd_fortunes(int argc, char **argv) {
+    static const char *const names[] = {"--source", "--classes"};
+    const char *out, *v[2] = {FORTUNES_SOURCE, NULL};
+    int classes = FORTUNES_DEFAULT_CLASSES;
+    int rc = out_dir_and_options(argc, argv, "fortunes", names, v, 2, &out);
+    if (rc) return rc;
+    if (v[1] && parse_count(names[1], v[1], &classes)) return CRATE_EINPUT;
+    double t0 = now_seconds();
+    fortunes_result r;
+    int st = fortunes_prepare(v[0], out, classes, &r);
+    if (st) return fail(st);
+    printf("fortunes: %d categories, %d texts in %s; the %d largest, round(80%%) of each to train:\n", r.categories,
+           r.texts, v[0], r.train.classes);
+    printf("  %-20s %6s %6s %6s\n", "class", "texts", "train", "test");
+    for (int c = 0; c < r.train.classes; c++) {
+        int a = labelled_text_class_count(&r.train, c), b = labelled_text_class_count(&r.test, c);
+        printf("  %-20s %6d %6d %6d\n", r.train.names[c], a + b, a, b);
+    }
+    printf("  %-20s %6d %6d %6d\n", "total", r.train.count + r.test.count, r.train.count, r.test.count);
+    printf("fortunes: wrote %s/train and %s/test in %.2f s\n", out, out, now_seconds() - t0);
+    fortunes_result_free(&r);
     return CRATE_OK;
 }
 
@@ -522,6 +565,8 @@ int main(int argc, char **argv) {
         st = cmd_text(argc - 2, argv + 2);
     } else if (!strcmp(cmd, "kjv")) {
         st = cmd_kjv(argc - 2, argv + 2);
+    } else if (!strcmp(cmd, "fortunes")) {
+        st = cmd_fortunes(argc - 2, argv + 2);
     } else if (!strcmp(cmd, "baselines")) {
         st = cmd_baselines(argc - 2, argv + 2);
     } else if (!strcmp(cmd, "verify")) {

@@ -22,6 +22,7 @@
 
 #include "src/error.h"
 #include "src/io/fs.h"
+#include "src/io/utf8.h"
 
 void text_corpus_init(text_corpus *c) { memset(c, 0, sizeof *c); }
 
@@ -63,41 +64,13 @@ int text_corpus_add(text_corpus *c, const char *text, size_t len) {
 
 /* ---- paragraphs of a file ------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at p (< end), or 0 if it is not one (NUL
- * counts as invalid: it is not text). */
-static size_t utf8_sequence(const unsigned char *p, const unsigned char *end) {
-    unsigned c = p[0];
-    if (c == 0) return 0;
-    if (c < 0x80) return 1;
-    size_t n;
-    unsigned min;
-    if (c >= 0xc2 && c <= 0xdf) n = 2, min = 0x80;
-    else if (c >= 0xe0 && c <= 0xef) n = 3, min = 0x800;
-    else if (c >= 0xf0 && c <= 0xf4) n = 4, min = 0x10000;
-    else return 0;
-    if ((size_t)(end - p) < n) return 0;
-    unsigned v = c & (0xff >> (n + 1));
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80) return 0;
-        v = v << 6 | (p[i] & 0x3f);
-    }
-    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) return 0;
-    return n;
-}
-
 static int check_utf8(const char *path, const char *data, size_t n) {
-    const unsigned char *p = (const unsigned char *)data, *end = p + n;
-    uint64_t line = 1;
-    while (p < end) {
-        size_t k = utf8_sequence(p, end);
-        if (k == 0)
-            return crate_fail(CRATE_EINPUT, "%s: line %" PRIu64 ", byte %zu: %s; crate-data reads UTF-8 text files "
-                              "(convert it, e.g. with iconv, or leave it out)", path, line,
-                              (size_t)(p - (const unsigned char *)data), *p ? "not valid UTF-8" : "a NUL byte");
-        line += *p == '\n';
-        p += k;
-    }
-    return CRATE_OK;
+    size_t bad;
+    uint64_t line;
+    if (utf8_valid_text(data, n, &bad, &line)) return CRATE_OK;
+    return crate_fail(CRATE_EINPUT, "%s: line %" PRIu64 ", byte %zu: %s; crate-data reads UTF-8 text files "
+                      "(convert it, e.g. with iconv, or leave it out)", path, line, bad,
+                      data[bad] ? "not valid UTF-8" : "a NUL byte");
 }
 
 static int is_blank(const char *s, size_t n) {

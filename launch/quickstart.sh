@@ -3,15 +3,15 @@
 # to a training CRATE model: installs the packages, builds, prepares the data
 # and trains CONFIG (default configs/mae.yaml) on 2 MPI ranks with one thread
 # each. Image configs get Fashion-MNIST as crate shards; language configs
-# (objective gpt2, e.g. configs/gpt2.yaml) get the King James Bible as token
-# shards with its SentencePiece tokenizer, and end with a sample of text.
+# (objective gpt2 or bert, e.g. configs/gpt2.yaml) get the King James Bible as
+# token shards with its SentencePiece tokenizer; gpt2 ends with a sample of
+# text, bert with the fortunes probe of its frozen encoder.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 config=${1:-$root/configs/mae.yaml}
 shift || true
 ranks=${CRATE_RANKS:-2}
-text=0
-grep -Eq '^[[:space:]]+name:[[:space:]]*gpt2' "$config" && text=1
+objective=$(sed -n 's/^[[:space:]]\{1,\}name:[[:space:]]*\(gpt2\|bert\).*/\1/p' "$config" | head -1)
 
 "$root/launch/install-deps.sh"
 "$root/launch/build.sh" "$root/build"
@@ -23,14 +23,29 @@ train() {
     "$root/build/crate-pretrain" "$config" run.dir="$run" dist.threads_per_rank=1 "$@"
 }
 
-if [ "$text" = 1 ]; then
+if [ -n "$objective" ]; then
   data=${CRATE_DATA_DIR:-$root/runs/data/kjv}
-  run=${CRATE_RUN_DIR:-$root/runs/gpt2-quickstart}
+  run=${CRATE_RUN_DIR:-$root/runs/$objective-quickstart}
   if ! "$root/build/crate-data" verify "$data/train" >/dev/null 2>&1 ||
      ! "$root/build/crate-data" verify "$data/val" >/dev/null 2>&1; then
     "$root/build/crate-data" kjv "$data"
   fi
   train data.train="$data/train" data.val="$data/val" "$@"
+  if [ "$objective" = bert ]; then
+    fortunes=${CRATE_FORTUNES_DIR:-$root/runs/data/fortunes}
+    [ -d "$fortunes/train" ] || "$root/build/crate-data" fortunes "$fortunes"
+    echo
+    echo "quickstart: the frozen encoder on the fortunes categories (linear probe, k-NN, bag of words):"
+    mpirun -np "$ranks" "${mpi_flags[@]}" -x OMP_NUM_THREADS=1 "$root/build/crate-probe" "$run/ckpt" \
+      --text-train "$fortunes/train" --text-test "$fortunes/test" --baseline bow
+    echo
+    echo "quickstart: done. Outputs:"
+    echo "  $run/metrics.jsonl   one JSON object per logged step (loss, tokens/s, val_loss, val_masked_acc, ...)"
+    echo "  $run/ckpt/          checkpoints (each holds the tokenizer); ckpt/latest names the final one"
+    echo "  $data/{train,val}    the KJV as token shards, every 20th chapter in val"
+    echo "  $fortunes/{train,test}  the 10 largest fortunes categories, 80/20"
+    exit 0
+  fi
   echo
   echo "quickstart: a greedy sample and a sampled one from the final checkpoint:"
   "$root/build/crate-generate" "$run/ckpt" --prompt "And God said" --tokens 60 --temperature 0

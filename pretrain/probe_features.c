@@ -29,10 +29,7 @@ static int rows_of(image_dataset *ds, int limit, int *rows) {
     return CRATE_OK;
 }
 
-/* Rows [first, end) of an n-row set (each of row_bytes) are this rank's, in
- * mine; rank 0 gets all n rows in `all` (NULL on other ranks). Collective:
- * every rank makes the same rounds. row_bytes <= PROBE_GATHER_BYTES. */
-static void gather_rows(const void *mine, int first, int end, int n, size_t row_bytes, void *all) {
+void probe_features_gather_rows(const void *mine, int first, int end, int n, size_t row_bytes, void *all) {
     size_t per = PROBE_GATHER_BYTES / row_bytes;
     int per_round = per > INT_MAX ? INT_MAX : (int)per;
     for (int lo = 0, hi; lo < n; lo = hi) {
@@ -84,8 +81,8 @@ int probe_features_encode(const comm_info *c, frozen_encoder *fe, image_dataset 
     }
     rc = comm_agree_message(c, rc);
     if (rc == CRATE_OK) {
-        gather_rows(X, (int)first, (int)end, out->n, (size_t)out->f * sizeof(float), out->X);
-        gather_rows(y, (int)first, (int)end, out->n, sizeof(int), out->y);
+        probe_features_gather_rows(X, (int)first, (int)end, out->n, (size_t)out->f * sizeof(float), out->X);
+        probe_features_gather_rows(y, (int)first, (int)end, out->n, sizeof(int), out->y);
     }
     free(X);
     free(y);

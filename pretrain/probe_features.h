@@ -28,6 +28,11 @@ int probe_features_encode(const comm_info *c, frozen_encoder *fe, image_dataset 
                           int layers, feature_set *out);
 /* Raw pixels scaled to [0, 1] (the baseline's features), rank 0 only. */
 int probe_features_raw(image_dataset *ds, int limit, feature_set *out);
+/* Rows [first, end) of an n-row set (each of row_bytes) are this rank's, in
+ * mine; rank 0 gets all n rows in `all` (NULL on other ranks), in rounds of
+ * at most 1 GiB. Collective: every rank makes the same rounds, so the ranks'
+ * ranges must tile [0, n) in rank order. A row is at most 1 GiB. */
+void probe_features_gather_rows(const void *mine, int first, int end, int n, size_t row_bytes, void *all);
 /* 1 + the largest label (rank 0). */
 int feature_set_classes(const feature_set *s);
 void feature_set_free(feature_set *s);
