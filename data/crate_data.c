@@ -2,7 +2,7 @@
  *
  *   crate-data fashion-mnist OUT_DIR [--source DIR] [--records-per-block N] [--records-per-shard N]
  *   crate-data text (--spm-train V [--spm-type T] | --spm MODEL) [--val-every K] IN... OUT_DIR
- *   crate-data kjv OUT_DIR [--vocab V] [--spm-type T]
+ *   crate-data kjv OUT_DIR [--vocab V] [--spm-type T] [--add-texts DIR]
  *   crate-data fortunes OUT_DIR [--source DIR] [--classes N]
  *   crate-data baselines DIR
  *   crate-data verify PATH
@@ -28,6 +28,7 @@
 #include "data/fortunes.h"
 #include "data/idx.h"
 #include "data/kjv.h"
+#include "data/labelled_text.h"
 #include "data/shard.h"
 #include "data/text_corpus.h"
 #include "data/token_baselines.h"
@@ -82,7 +83,7 @@ static const char USAGE[] =
     "      OUT_DIR/train and OUT_DIR/val must be absent, empty or token datasets\n"
     "      (replaced), and are checked before training.\n"
     "\n"
-    "  crate-data kjv OUT_DIR [--vocab V] [--spm-type unigram|bpe]\n"
+    "  crate-data kjv OUT_DIR [--vocab V] [--spm-type unigram|bpe] [--add-texts DIR]\n"
     "      The King James Bible (Debian package bible-kjv; runs\n"
     "      `" KJV_COMMAND "`) as token datasets: one document per\n"
     "      chapter (1189), every 20th chapter (20, 40, ..., 1180: 59 chapters)\n"
@@ -90,6 +91,9 @@ static const char USAGE[] =
     "      pieces (default 4096, unigram) trained on the train chapters. A\n"
     "      chapter's text is its heading line (\"Genesis 1\") then one verse per\n"
     "      line, without verse numbers. Prints the counts and the baselines.\n"
+    "      --add-texts DIR adds the texts of a labelled text folder (e.g. the\n"
+    "      train split of crate-data fortunes) to train, one document each, and\n"
+    "      trains the tokenizer on them too; val stays the KJV chapters.\n"
     "\n"
     "  crate-data fortunes OUT_DIR [--source DIR] [--classes N]\n"
     "      Labelled short texts for crate-probe --text-train/--text-test: the N\n"
@@ -378,12 +382,26 @@ static int cmd_text(int argc, char **argv) {
     return st ? fail(st) : CRATE_OK;
 }
 
+/* --add-texts DIR: the records of a labelled text folder appended to c as
+ * train-only documents (their labels are not used). */
+static int add_texts(text_corpus *c, const char *dir, text_split_options *o) {
+    labelled_text t;
+    labelled_text_init(&t);
+    int st = labelled_text_read(&t, dir);
+    o->train_only_from = c->count;
+    for (int i = 0; !st && i < t.count; i++)
+        st = text_corpus_add(c, t.records.text + t.records.start[i], t.records.len[i]);
+    if (!st) printf("kjv: --add-texts %s: %d texts of %d classes added to train\n", dir, t.count, t.classes);
+    labelled_text_free(&t);
+    return st;
+}
+
 static int cmd_kjv(int argc, char **argv) {
     text_split_options o = {.source = "the KJV (`" KJV_COMMAND "`)", .vocab = 4096, .vocab_flag = "--vocab",
                             .val_every = 20, .type = SPM_UNIGRAM};
-    static const char *const names[] = {"--vocab", "--spm-type"};
-    const char *out, *v[2] = {NULL, NULL};
-    int rc = out_dir_and_options(argc, argv, "kjv", names, v, 2, &out);
+    static const char *const names[] = {"--vocab", "--spm-type", "--add-texts"};
+    const char *out, *v[3] = {NULL, NULL, NULL};
+    int rc = out_dir_and_options(argc, argv, "kjv", names, v, 3, &out);
     if (rc) return rc;
     if ((v[0] && parse_count(names[0], v[0], &o.vocab)) || (v[1] && parse_spm_type(v[1], &o.type)))
         return CRATE_EINPUT;
@@ -397,6 +415,7 @@ static int cmd_kjv(int argc, char **argv) {
                "every %dth chapter (%llu) to val\n", k.books, k.chapters, (unsigned long long)k.verses, KJV_COMMAND,
                (double)k.source_bytes / 1e6, k.seconds, o.val_every,
                (unsigned long long)(c.count / (uint64_t)o.val_every));
+    if (!st && v[2]) st = add_texts(&c, v[2], &o);
     if (!st) st = split_and_report(&c, out, &o);
     text_corpus_free(&c);
     if (st) return fail(st);

@@ -25,8 +25,8 @@
  * token is in some window, documents longer than L are cut into windows
  * without overlap but for their last one, short documents share windows, and
  * a window starts mid-document only inside a document longer than L; the
- * price is the overlap of the shifted and packed windows (about 7% on the
- * KJV's chapters at T = 128).
+ * price is the overlap of the shifted and packed windows (7.4% more tokens
+ * than the KJV's train chapters hold at T = 128: 8078 windows).
  *
  * Building the table reads the stream once (to find the bos ids); it is
  * 8 bytes per window.

@@ -142,12 +142,14 @@ int text_corpus_add_file(text_corpus *c, const char *path) {
 
 /* ---- the split -------------------------------------------------------------------- */
 
-static int is_val(uint64_t i, int val_every) { return (i + 1) % (uint64_t)val_every == 0; }
+static int is_val(uint64_t i, const text_split_options *o) {
+    return (o->train_only_from == 0 || i < o->train_only_from) && (i + 1) % (uint64_t)o->val_every == 0;
+}
 
 /* The tokenizer's sentences: the lines of the train documents. */
 typedef struct {
     const text_corpus *c;
-    int val_every;
+    const text_split_options *o;
     uint64_t doc;   /* current document */
     size_t off;     /* next line's offset in it */
     uint64_t lines;
@@ -157,7 +159,7 @@ static int next_line(void *arg, const char **text, size_t *len) {
     line_iter *it = arg;
     const text_corpus *c = it->c;
     for (; it->doc < c->count; it->doc++, it->off = 0) {
-        if (is_val(it->doc, it->val_every) || it->off > c->len[it->doc]) continue;
+        if (is_val(it->doc, it->o) || it->off > c->len[it->doc]) continue;
         const char *d = c->text + c->start[it->doc];
         size_t n = c->len[it->doc], o = it->off;
         const char *nl = memchr(d + o, '\n', n - o);
@@ -192,7 +194,7 @@ static int get_tokenizer(const text_corpus *c, const text_split_options *o, uint
     } else {
         spm_train_options opt = spm_train_options_default(o->vocab);
         opt.type = o->type;
-        line_iter it = {.c = c, .val_every = o->val_every};
+        line_iter it = {.c = c, .o = o};
         st = spm_train_iter(m, next_line, &it, &opt);
         if (st && strstr(crate_errmsg(), "Vocabulary size too high"))
             return crate_fail_context(st, "%s: the %" PRIu64 " train documents (%" PRIu64 " bytes) are too little "
@@ -219,14 +221,14 @@ static int get_tokenizer(const text_corpus *c, const text_split_options *o, uint
 }
 
 /* Encodes every document into the writer of its split. */
-static int encode_all(const text_corpus *c, const spm_model *m, int val_every, token_dataset_writer *train,
-                      token_dataset_writer *val) {
+static int encode_all(const text_corpus *c, const spm_model *m, const text_split_options *o,
+                      token_dataset_writer *train, token_dataset_writer *val) {
     for (uint64_t i = 0; i < c->count; i++) {
         int32_t *ids;
         size_t n;
         int st = spm_encode(m, c->text + c->start[i], c->len[i], &ids, &n);
         if (st) return crate_fail_context(st, "encoding document %" PRIu64, i + 1);
-        st = token_dataset_writer_add_document(is_val(i, val_every) ? val : train, ids, n, c->len[i]);
+        st = token_dataset_writer_add_document(is_val(i, o) ? val : train, ids, n, c->len[i]);
         free(ids);
         if (st) return st;
     }
@@ -242,13 +244,16 @@ int text_corpus_write_split(const text_corpus *c, const char *out_dir, const tex
     if (!o->spm_model && o->vocab < 8)
         return crate_fail(CRATE_EINPUT, "%s %d: a tokenizer needs at least 8 pieces",
                           o->vocab_flag ? o->vocab_flag : "vocabulary", o->vocab);
-    uint64_t n_val = c->count / (uint64_t)o->val_every, n_train = c->count - n_val, train_bytes = 0;
+    uint64_t n_val = 0, train_bytes = 0;
+    for (uint64_t i = 0; i < c->count; i++) {
+        if (is_val(i, o)) n_val++;
+        else train_bytes += c->len[i];
+    }
+    uint64_t n_train = c->count - n_val;
     if (n_val == 0)
         return crate_fail(CRATE_EINPUT, "%s: only %" PRIu64 " documents: with --val-every %d none goes to val; give "
                           "more text (a blank line ends a document) or a smaller --val-every", source_name(o),
                           c->count, o->val_every);
-    for (uint64_t i = 0; i < c->count; i++)
-        if (!is_val(i, o->val_every)) train_bytes += c->len[i];
     struct stat sb;
     if (stat(out_dir, &sb) == 0 && !S_ISDIR(sb.st_mode))
         return crate_fail(CRATE_EINPUT, "%s exists and is not a directory; remove it or choose another OUT_DIR",
@@ -269,7 +274,7 @@ int text_corpus_write_split(const text_corpus *c, const char *out_dir, const tex
                                             o->tokens_per_block);
     if (!st) st = token_dataset_writer_open(&vw, val_dir, stats->vocab, model, model_bytes, o->tokens_per_shard,
                                             o->tokens_per_block);
-    if (!st) st = encode_all(c, m, o->val_every, tw, vw);
+    if (!st) st = encode_all(c, m, o, tw, vw);
     if (!st) {
         token_dataset_writer *w = tw;
         tw = NULL;

@@ -15,7 +15,8 @@
  *
  * The split. Documents are numbered 1, 2, … in input order; document i goes
  * to val when i is a multiple of val_every (every val_every-th document),
- * to train otherwise. The tokenizer (SentencePiece, data/spm.h) is trained on
+ * to train otherwise; documents past the first train_only_from (when it is
+ * not 0) all go to train (extra training text that leaves val unchanged). The tokenizer (SentencePiece, data/spm.h) is trained on
  * the train documents only, one sentence per line, or loaded from a model
  * file; it must have bos id TOKEN_BOS_ID. Each document is encoded as a whole
  * (SentencePiece's normalization turns its line breaks into spaces) and
@@ -57,6 +58,7 @@ typedef struct {
     spm_type type;           /* its kind */
     const char *spm_model;   /* else: load this model file */
     int val_every;           /* >= 2 */
+    uint64_t train_only_from; /* > 0: documents from this index on go to train only */
     uint64_t tokens_per_shard;  /* 0: the token_shard.h defaults */
     uint32_t tokens_per_block;
 } text_split_options;

@@ -2,6 +2,7 @@
 # test_crate_data_text.sh BUILD_DIR — crate-data's token datasets end to end:
 # `kjv` writes train and val with the KJV's chapter counts (1189; every 20th
 # to val) and prints the baselines, which `baselines` reproduces; `text`
+# with --add-texts adds a labelled text folder to train only; `text`
 # trains a tokenizer on license texts, `--spm MODEL` reuses the model the
 # first run wrote, `verify` checks token datasets and finds a damaged block;
 # and the bad inputs (a corpus too small for the vocabulary, a missing model,
@@ -105,6 +106,16 @@ else
     check "verify: val has 59 documents" test "$(verify_field "$TMP/verify.txt" documents)" = 59
     "$TOOL" verify "$TMP/kjv/train" >"$TMP/verify.txt" 2>&1
     check "verify: train has 1130 documents" test "$(verify_field "$TMP/verify.txt" documents)" = 1130
+    # --add-texts: a labelled text folder's texts join train only; val stays the same chapters.
+    "$TOOL" fortunes "$TMP/fx" --source "$(dirname "$0")/fixtures/fortunes" --classes 3 >/dev/null 2>&1
+    n=$(grep -c '^%$' "$TMP"/fx/train/* | awk -F: '{ s += $2 } END { print s }')
+    "$TOOL" kjv "$TMP/kjvx" --add-texts "$TMP/fx/train" >"$TMP/kjvx.txt" 2>&1
+    check "kjv --add-texts exits 0" test $? -eq 0
+    check "kjv --add-texts: $n texts added" grep -q -- "--add-texts $TMP/fx/train: $n texts of 3 classes added to train" \
+        "$TMP/kjvx.txt"
+    check "kjv --add-texts: 1130 + $n train documents" grep -Eq "^train +$((1130 + n)) documents" "$TMP/kjvx.txt"
+    check "kjv --add-texts: the same 59 val chapters" grep -Eq "^val +59 documents" "$TMP/kjvx.txt"
+    expect_fail "kjv --add-texts of no folder" "$TMP/none" -- "$TOOL" kjv "$TMP/kjvy" --add-texts "$TMP/none"
     # bible missing: the shell cannot find it on this PATH.
     expect_fail "kjv without bible" "install bible-kjv" -- env PATH=/nonexistent "$TOOL" kjv "$TMP/nobible"
     check "kjv without bible wrote nothing" test ! -e "$TMP/nobible/train"
