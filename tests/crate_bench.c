@@ -1,5 +1,5 @@
-/* crate_bench.c — `crate-bench`: training-step throughput of the CRATE-MAE
- * and CRATE-GPT models next to the machine's own sgemm peak, measured in the
+/* crate_bench.c — `crate-bench`: training-step throughput of the CRATE-MAE,
+ * CRATE-GPT and CRATE-BERT models next to the machine's own sgemm peak, measured in the
  * same run.
  *
  * Configs (synthetic images and tokens; no data files needed):
@@ -174,15 +174,16 @@ static int run_config(const bench_config *bc, int steps, bench_result *res) {
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: crate-bench [--threads N] [--steps N] [--config a|b|c|d|B|all] [--sgemm-size N]\n"
+            "usage: crate-bench [--threads N] [--steps N] [--config a|b|c|d|e|B|all] [--sgemm-size N]\n"
             "\n"
-            "Times CRATE-MAE and CRATE-GPT training steps on synthetic images and tokens and the\n"
+            "Times CRATE-MAE, CRATE-GPT and CRATE-BERT training steps on synthetic images and tokens and the\n"
             "machine's sgemm peak in the same run, and prints ms/step, images/s or tokens/s, GFLOP/s\n"
             "and the fraction of the peak.\n"
             "  a: B=64, 28x28x1, patch 4, d=192, 3 heads, depth 6, decoder depth 4\n"
             "  b: B=32, 32x32x3, patch 4, d=384, 6 heads, depth 12, decoder depth 4\n"
             "  c: causal LM, B=16, T=256, V=8192, d=384, 6 heads, depth 6\n"
             "  d: causal LM, B=8, T=1024, V=32000, d=768, 12 heads, depth 12 (only when asked for by name)\n"
+            "  e: masked LM (bert, 15%% of the tokens through the MLM head), c's model and batch\n"
             "  B: B=8, 224x224x3, patch 16, d=768, 12 heads, depth 12, decoder depth 12 (CRATE-B MAE;\n"
             "     only when asked for by name)\n"
             "  --threads N     OpenMP and OpenBLAS threads (default: all cores)\n"

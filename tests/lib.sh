@@ -40,6 +40,17 @@ check_resumed() {
   check "stop_after + resume: final state bitwise equal" \
     [ "$("$build/crate-ckpt" diff "$tmp/$1/ckpt" "$tmp/$2/ckpt" | grep -c "bitwise identical")" -eq 3 ]
 }
+# train_text CONFIG NAME RANKS [overrides...]: CONFIG on the token data in
+# $tmp/T (license_text) under mpirun into run.dir $tmp/NAME, output appended
+# to $tmp/NAME.txt. losses/val NAME: its training and validation losses.
+train_text() {
+  local config=$1 name=$2 ranks=$3
+  shift 3
+  mpirun -np "$ranks" "${mpirun_flags[@]}" -x OMP_NUM_THREADS=1 "$build/crate-pretrain" "$config" \
+    data.train="$tmp/T/train" data.val="$tmp/T/val" run.dir="$tmp/$name" "$@" >>"$tmp/$name.txt" 2>&1
+}
+losses() { json_field "$tmp/$1/metrics.jsonl" loss; }
+val() { json_field "$tmp/$1/metrics.jsonl" val_loss; }
 # license_text DIR [crate-data options]: token shards (train/val, V 512 unless
 # given) of Debian's license texts, the text tests' corpus.
 license_text() {

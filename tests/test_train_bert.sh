@@ -13,14 +13,7 @@ license_text "$tmp/T" >"$tmp/data.txt" 2>&1
 check "crate-data text exits 0" [ $? -eq 0 ]
 
 # bert NAME RANKS [overrides...]
-bert() {
-  local name=$1 ranks=$2
-  shift 2
-  mpirun -np "$ranks" "${mpirun_flags[@]}" -x OMP_NUM_THREADS=1 "$build/crate-pretrain" configs/bert-tiny.yaml \
-    data.train="$tmp/T/train" data.val="$tmp/T/val" run.dir="$tmp/$name" "$@" >>"$tmp/$name.txt" 2>&1
-}
-losses() { json_field "$tmp/$1/metrics.jsonl" loss; }
-val() { json_field "$tmp/$1/metrics.jsonl" val_loss; }
+bert() { train_text configs/bert-tiny.yaml "$@"; }
 acc() { json_field "$tmp/$1/metrics.jsonl" val_masked_acc; }
 
 bert w1 1

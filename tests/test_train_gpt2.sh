@@ -19,14 +19,7 @@ check "crate-data text exits 0" [ $? -eq 0 ]
 check "it wrote train and val" [ -d "$tmp/T/train" ] && [ -d "$tmp/T/val" ]
 
 # gpt NAME RANKS [overrides...]
-gpt() {
-  local name=$1 ranks=$2
-  shift 2
-  mpirun -np "$ranks" "${mpirun_flags[@]}" -x OMP_NUM_THREADS=1 "$build/crate-pretrain" configs/gpt2-tiny.yaml \
-    data.train="$tmp/T/train" data.val="$tmp/T/val" run.dir="$tmp/$name" "$@" >>"$tmp/$name.txt" 2>&1
-}
-losses() { json_field "$tmp/$1/metrics.jsonl" loss; }
-val() { json_field "$tmp/$1/metrics.jsonl" val_loss; }
+gpt() { train_text configs/gpt2-tiny.yaml "$@"; }
 
 gpt w1 1
 check "1 rank: exit 0" [ $? -eq 0 ]
