@@ -199,16 +199,12 @@ static int bert_val_windows(bert_state *s, const train_config *cfg) {
 
 int bert_objective_create(objective **out, const train_config *cfg, text_data_info *data, int batch,
                           param_store *ps) {
-    objective *o = crate_calloc(1, sizeof *o, "objective");
-    bert_state *s = crate_calloc(1, sizeof *s, "bert state");
-    if (!o || !s) {
-        free(o);
-        free(s);
+    objective *o = objective_new(&bert_ops, sizeof(bert_state));
+    if (!o) {
         text_data_info_free(data);
         return CRATE_EINTERNAL;
     }
-    o->ops = &bert_ops;
-    o->state = s;
+    bert_state *s = o->state;
     int specials[5], mask_id;
     int rc = special_ids(data, specials, &mask_id);
     if (rc == CRATE_OK) rc = text_model_init(&s->m, o, cfg, data, batch, ps);

@@ -150,16 +150,12 @@ static int gpt2_val_windows(gpt2_state *g, const train_config *cfg) {
 
 int gpt2_objective_create(objective **out, const train_config *cfg, text_data_info *data, int batch,
                           param_store *ps) {
-    objective *o = crate_calloc(1, sizeof *o, "objective");
-    gpt2_state *g = crate_calloc(1, sizeof *g, "gpt2 state");
-    if (!o || !g) {
-        free(o);
-        free(g);
+    objective *o = objective_new(&gpt2_ops, sizeof(gpt2_state));
+    if (!o) {
         text_data_info_free(data);
         return CRATE_EINTERNAL;
     }
-    o->ops = &gpt2_ops;
-    o->state = g;
+    gpt2_state *g = o->state;
     int rc = text_model_init(&g->m, o, cfg, data, batch, ps);
     if (rc == CRATE_OK) {
         text_model *m = &g->m;

@@ -202,15 +202,11 @@ static int mae_alloc(mae_state *m) {
  * allocated later by the caller. */
 int mae_objective_create(objective **out, const train_config *cfg, const data_shape *shape, int batch,
                          param_store *ps) {
-    objective *o = crate_calloc(1, sizeof *o, "objective");
-    mae_state *m = crate_calloc(1, sizeof *m, "mae state");
-    if (!o || !m) {
-        free(o);
-        free(m);
+    objective *o = objective_new(&mae_ops, sizeof(mae_state));
+    if (!o) {
         return CRATE_EINTERNAL;
     }
-    o->ops = &mae_ops;
-    o->state = m;
+    mae_state *m = o->state;
     arena_init(&m->arena);
     m->B = batch;
     m->seed = (uint64_t)cfg->run.seed;

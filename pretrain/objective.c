@@ -26,6 +26,19 @@ int objective_create(objective **out, const train_config *cfg, int micro_batch, 
     return crate_fail(CRATE_EINPUT, "objective.name: unsupported objective %d", cfg->objective.name);
 }
 
+objective *objective_new(const objective_ops *ops, size_t state_bytes) {
+    objective *o = crate_calloc(1, sizeof *o, "objective");
+    void *state = crate_calloc(1, state_bytes, "objective state");
+    if (!o || !state) {
+        free(o);
+        free(state);
+        return NULL;
+    }
+    o->ops = ops;
+    o->state = state;
+    return o;
+}
+
 void objective_destroy(objective *o) {
     if (o) o->ops->destroy(o);
 }

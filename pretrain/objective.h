@@ -25,6 +25,7 @@
 #ifndef CRATE_OBJECTIVE_H
 #define CRATE_OBJECTIVE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "data/batch_source.h"
@@ -101,6 +102,10 @@ struct objective {
  * param_store_alloc). */
 int objective_create(objective **out, const train_config *cfg, int micro_batch, param_store *ps);
 void objective_destroy(objective *o);
+/* A new objective of ops with a zeroed state of state_bytes (each
+ * constructor's first step; the destroy op frees both), or NULL with the
+ * message set. */
+objective *objective_new(const objective_ops *ops, size_t state_bytes);
 
 /* Each objective's constructor (one per pretrain/<name>.c). Those of image
  * objectives take the image shape (objective_create reads it from the

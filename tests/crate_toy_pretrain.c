@@ -220,15 +220,11 @@ static const objective_ops toy_ops = {
 };
 
 static int toy_create(objective **out, const train_config *cfg, int micro_batch, param_store *ps) {
-    objective *o = crate_calloc(1, sizeof *o, "objective");
-    toy_state *s = crate_calloc(1, sizeof *s, "toy state");
-    if (!o || !s) {
-        free(o);
-        free(s);
+    objective *o = objective_new(&toy_ops, sizeof(toy_state));
+    if (!o) {
         return CRATE_EINTERNAL;
     }
-    o->ops = &toy_ops;
-    o->state = s;
+    toy_state *s = o->state;
     s->H = (int)cfg->model.dim;
     s->B = micro_batch;
     s->seed = (uint64_t)cfg->run.seed;
