@@ -5,7 +5,9 @@
  * data/sample_order.h, so prefetching, resuming and splitting across ranks
  * cannot change what is served; the prefetch ring of data/prefetch.h only
  * moves that computation onto a worker thread, which then owns the dataset
- * and the order.
+ * and the order. The optional after_fill hook runs at the end of batch_fill,
+ * on the same thread, so what a source derives from a batch (a pure function
+ * of it) is prepared ahead with it.
  */
 #include "data/loader.h"
 
@@ -46,7 +48,7 @@ static int batch_fill(void *arg, int64_t step, int slot) {
         b->sample_ids[i] = id;
         b->epochs[i] = e;
     }
-    return CRATE_OK;
+    return ld->cfg.after_fill ? ld->cfg.after_fill(ld->cfg.after_fill_ctx, b, slot) : CRATE_OK;
 }
 
 static void loader_free(image_loader *ld) {
@@ -124,6 +126,8 @@ int image_loader_next(image_loader *ld, const image_batch **batch) {
     *batch = &ld->slots[slot];
     return CRATE_OK;
 }
+
+int image_loader_slot(const image_loader *ld, const image_batch *batch) { return (int)(batch - ld->slots); }
 
 uint64_t image_loader_dataset_size(const image_loader *ld) { return ld->n_data; }
 

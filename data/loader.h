@@ -46,6 +46,15 @@ typedef struct {
     int prefetch;          /* batches prepared ahead by the worker thread (0 = synchronous) */
     int shuffle;           /* 1: epoch permutations; 0: sequential order (evaluation) */
     size_t cache_bytes;    /* decompressed-block cache; 0: IMAGE_LOADER_DEFAULT_CACHE */
+    /* Optional (NULL: none). Called on the thread that fills batches (the
+     * worker with prefetch > 0, else the caller of image_loader_next) once
+     * the batch of a step is in ring slot `slot` (0 … prefetch_slots(prefetch)
+     * − 1), before it is served: a source computes what it derives from the
+     * images there, into buffers of its own for that slot (data/multicrop_source.h:
+     * DINO's views). A failure returns a crate status with the message set
+     * (crate_fail) and is handed over like a read failure. */
+    int (*after_fill)(void *ctx, const image_batch *b, int slot);
+    void *after_fill_ctx;
 } image_loader_config;
 
 /* Shuffled reads touch blocks at random, so the loader is only fast when the
@@ -61,6 +70,9 @@ typedef struct image_loader image_loader;
 int image_loader_open(image_loader **out, const char *path, const image_loader_config *cfg);
 /* The batch of the next step; valid until the next call or close. */
 int image_loader_next(image_loader *ld, const image_batch **batch);
+/* The ring slot of a batch image_loader_next returned (what after_fill was
+ * told when it was filled). */
+int image_loader_slot(const image_loader *ld, const image_batch *batch);
 uint64_t image_loader_dataset_size(const image_loader *ld);
 /* Stops and joins the worker (also mid-failure), frees everything. NULL is a no-op. */
 void image_loader_close(image_loader *ld);

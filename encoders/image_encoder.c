@@ -25,6 +25,26 @@ int image_encoder_activation_set(image_encoder *dst, const image_encoder *src, a
     return rc == CRATE_OK ? block_stack_activation_set(&dst->stack, &src->stack, a, B, 1 + n_tok_max) : rc;
 }
 
+int image_encoder_resized_set(image_encoder *dst, const image_encoder *src, arena *a, int B, int H, int W) {
+    patch_embed *pe = &dst->embed;
+    *pe = src->embed;
+    int p = pe->patch;
+    if (pe->pos.learned >= 0)
+        return crate_fail(CRATE_EINPUT, "model.pos_embed: learned positions exist for one %dx%d grid only; images of "
+                          "%dx%d need model.pos_embed: sincos", pe->grid_h, pe->grid_w, H, W);
+    if (H % p || W % p || H < p || W < p)
+        return crate_fail(CRATE_EINPUT, "images of %dx%d pixels are not a grid of %dx%d patches (model.patch)", H, W,
+                          p, p);
+    pe->H = H;
+    pe->W = W;
+    pe->grid_h = H / p;
+    pe->grid_w = W / p;
+    pe->num_patches = pe->grid_h * pe->grid_w;
+    int rc = pos_table_declare(&pe->pos, NULL, a, NULL, pe->grid_h, pe->grid_w, pe->d, 0);
+    if (rc == CRATE_OK) rc = patch_embed_alloc(pe, a, B, pe->num_patches);
+    return rc == CRATE_OK ? block_stack_activation_set(&dst->stack, &src->stack, a, B, 1 + pe->num_patches) : rc;
+}
+
 void image_encoder_destroy(image_encoder *e) { block_stack_destroy(&e->stack); }
 
 void image_encoder_forward(image_encoder *e, const param_store *ps, const float *patches, const int *idx,

@@ -25,6 +25,10 @@ int image_encoder_alloc(image_encoder *e, arena *a, int B, int n_tok_max);
 /* Another activation set of the declared encoder src (same parameters) for B
  * samples of up to n_tok_max patches (block_stack.h); destroy it as any encoder. */
 int image_encoder_activation_set(image_encoder *dst, const image_encoder *src, arena *a, int B, int n_tok_max);
+/* The same for images of another size (H, W), multiples of the patch: the
+ * fixed sin-cos positions of that grid (DINO's local crops). Learned
+ * positions belong to one grid, so they are an error naming model.pos_embed. */
+int image_encoder_resized_set(image_encoder *dst, const image_encoder *src, arena *a, int B, int H, int W);
 void image_encoder_destroy(image_encoder *e);
 void image_encoder_forward(image_encoder *e, const param_store *ps, const float *patches, const int *idx,
                            const uint8_t *masked, int B, int n_tok);

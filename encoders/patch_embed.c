@@ -44,16 +44,29 @@ int patch_embed_alloc(patch_embed *pe, arena *a, int B, int n_tok_max) {
     return rc;
 }
 
-void patchify_images(float *patches, const uint8_t *images, int B, int C, int H, int W, int p) {
+/* Offset of pixel (c, y, x) of image b in the patch layout (B, np, P). */
+static inline size_t patch_offset(int b, int c, int y, int x, int C, int H, int W, int p) {
     int gw = W / p, np = (H / p) * gw, P = p * p * C;
+    int patch = (y / p) * gw + x / p, within = ((y % p) * p + x % p) * C + c;
+    return ((size_t)b * np + patch) * P + within;
+}
+
+void patchify_images(float *patches, const uint8_t *images, int B, int C, int H, int W, int p) {
     for (int b = 0; b < B; b++)
         for (int c = 0; c < C; c++)
             for (int y = 0; y < H; y++)
                 for (int x = 0; x < W; x++) {
-                    int patch = (y / p) * gw + x / p, within = ((y % p) * p + x % p) * C + c;
                     uint8_t v = images[(((size_t)b * C + c) * H + y) * W + x];
-                    patches[((size_t)b * np + patch) * P + within] = (float)v * (2.0f / 255.0f) - 1.0f;
+                    patches[patch_offset(b, c, y, x, C, H, W, p)] = (float)v * (2.0f / 255.0f) - 1.0f;
                 }
+}
+
+void patchify_float_images(float *patches, const float *images, int B, int C, int H, int W, int p) {
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < C; c++)
+            for (int y = 0; y < H; y++)
+                for (int x = 0; x < W; x++)
+                    patches[patch_offset(b, c, y, x, C, H, W, p)] = images[(((size_t)b * C + c) * H + y) * W + x];
 }
 
 void patch_embed_forward(patch_embed *pe, const param_store *ps, const float *patches, const int *idx,

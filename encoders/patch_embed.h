@@ -38,6 +38,8 @@ int patch_embed_alloc(patch_embed *pe, arena *a, int B, int n_tok_max);
 
 /* Cuts uint8 images (B,C,H,W) into patches (B, num_patches, P) scaled to [−1, 1]. */
 void patchify_images(float *patches, const uint8_t *images, int B, int C, int H, int W, int p);
+/* The same for images already in floats (DINO's views, data/multicrop.h): values are copied as they are. */
+void patchify_float_images(float *patches, const float *images, int B, int C, int H, int W, int p);
 
 /* patches (B, num_patches, P); idx (B, n_tok) patch indices; masked (B, n_tok),
  * 1 = use the mask token instead of the patch, or NULL. → pe->tokens */

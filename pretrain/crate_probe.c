@@ -39,7 +39,7 @@ static const char *TOOL = "crate-probe";
 static const char *FEATURE_NAMES[] = {"cls", "mean", "cls+mean"};
 static const char *POOL_NAMES[] = {"mean", "first", "last"};
 /* Indexed by enum train_objective (the order of objective.name's choices). */
-static const char *OBJECTIVE_NAMES[] = {"mae", "gpt2", "bert"};
+static const char *OBJECTIVE_NAMES[] = {"mae", "gpt2", "bert", "dino"};
 /* The default feature is the best one measured on MAE encoders (README,
  * Evaluating encoders): mean-pooled patch tokens of the last 4 layers; the
  * cls token alone, the weakest, falls below raw pixels. */
@@ -56,6 +56,7 @@ enum { CKPT_PATH_MAX = PATH_CAP - 64 };
 
 typedef struct {
     const char *ckpt, *train, *test, *text_train, *text_test, *save_features, *export_path, *out;
+    const char *weights; /* checkpoint section: "params", "teacher", or NULL (the teacher if there is one) */
     feature_kind feature;
     text_pool pool;
     int layers, layers_given, knn_k, raw_baseline, bow_baseline, random_init, batch, batch_given, threads;
@@ -72,7 +73,7 @@ static void usage(FILE *out) {
             "Evaluates the frozen encoder of a checkpoint (a run.dir/ckpt/step-NNNNNN folder, or\n"
             "run.dir/ckpt for its latest), written by any rank count: a linear probe (weight decay\n"
             "chosen on a held-out 10%% of train, never on test) and a k-NN classifier on its features.\n"
-            "Image encoders (objective mae) take image shards, text models (gpt2, bert) labelled texts.\n"
+            "Image encoders (objectives mae, dino) take image shards, text models (gpt2, bert) labelled texts.\n"
             "Prints a summary and one JSON line: {\"linear_top1\", \"knn_top1\", ...}.\n"
             "\n"
             "Images:\n"
@@ -80,6 +81,8 @@ static void usage(FILE *out) {
             "  --feature cls|mean|cls+mean  which encoding of an image: the cls token, the mean of the patch\n"
             "                               tokens, or both (default mean)\n"
             "  --baseline raw               also probe raw pixels, standardized\n"
+            "  --weights student|teacher    which encoder of a dino checkpoint: the trained student or its EMA\n"
+            "                               teacher (the default when the checkpoint has one, as in DINO)\n"
             "  --train-limit N, --test-limit N  use only the first N images (quick looks)\n"
             "\n"
             "Texts:\n"
@@ -136,6 +139,7 @@ static int check_mode(const probe_args *a) {
     else if (!text && a->pool_given) wrong = "--pool (texts; images take --feature)";
     else if (!text && a->bow_baseline) wrong = "--baseline bow (texts; images take --baseline raw)";
     else if (!text && a->random_init) wrong = "--random-init (texts)";
+    else if (text && a->weights) wrong = "--weights (images: dino's teacher)";
     if (wrong)
         return crate_fail(CRATE_EINPUT, "%s does not apply to a probe with %s", wrong,
                           text ? "--text-train/--text-test" : "--train/--test");
@@ -162,6 +166,8 @@ static int parse_args(int argc, char **argv, probe_args *a) {
         else if (!strcmp(k, "--text-test")) a->text_test = v;
         else if (!strcmp(k, "--save-features")) a->save_features = v;
         else if (!strcmp(k, "--export-safetensors")) a->export_path = v;
+        else if (!strcmp(k, "--weights") && !strcmp(v, "student")) a->weights = "params";
+        else if (!strcmp(k, "--weights") && !strcmp(v, "teacher")) a->weights = "teacher";
         else if (!strcmp(k, "--out")) a->out = v;
         else if (!strcmp(k, "--layers")) a->layers = atoi(v), a->layers_given = 1;
         else if (!strcmp(k, "--knn")) a->knn_k = atoi(v);
@@ -195,10 +201,10 @@ static int parse_args(int argc, char **argv, probe_args *a) {
 }
 
 /* The encoder's tensors as safetensors, straight from the checkpoint. */
-static int export_safetensors(const probe_args *a) {
+static int export_safetensors(const probe_args *a, const char *weights) {
     ckpt_manifest m;
     float *params = NULL;
-    int rc = checkpoint_read_params(a->ckpt, &m, &params);
+    int rc = checkpoint_read_section(a->ckpt, weights, &m, &params);
     safetensors_tensor *t = rc == CRATE_OK ? crate_calloc((size_t)m.ntensors + 1, sizeof *t, "tensor list") : NULL;
     int n = 0;
     for (int i = 0; t && i < m.ntensors; i++) {
@@ -212,7 +218,8 @@ static int export_safetensors(const probe_args *a) {
     snprintf(step, sizeof step, "%lld", (long long)m.step);
     safetensors_meta meta[] = {{"format", "pt"}, {"producer", "crate"}, {"step", step}, {"config", m.config}};
     if (rc == CRATE_OK) rc = safetensors_write(a->export_path, t, n, meta, 4);
-    if (rc == CRATE_OK) printf("%s: wrote %d encoder tensors of step %s to %s\n", TOOL, n, step, a->export_path);
+    if (rc == CRATE_OK)
+        printf("%s: wrote %d encoder tensors of step %s (%s) to %s\n", TOOL, n, step, weights, a->export_path);
     free(t);
     free(params);
     ckpt_manifest_free(&m);
@@ -262,6 +269,7 @@ typedef struct {
     int64_t step;
     int layers; /* used: --layers, or the default clamped to the encoder's depth */
     int n_train, n_test;
+    const char *weights; /* images: the checkpoint section probed */
 } probe_report;
 
 /* k-NN (unless --knn 0) and the linear probe of one pair of feature sets. */
@@ -320,6 +328,13 @@ static int read_manifest(const char *ckpt, ckpt_manifest *m, train_config *cfg) 
     return rc;
 }
 
+/* The section an image probe reads: --weights, else the teacher when the
+ * manifest m lists one (DINO evaluates its teacher), else the params. */
+static const char *image_weights(const probe_args *a, const ckpt_manifest *m) {
+    if (a->weights) return a->weights;
+    return ckpt_manifest_section(m, "teacher") >= 0 ? "teacher" : "params";
+}
+
 /* CRATE_EINPUT when the checkpoint's encoder (its config: cfg) is not for this kind of data. */
 static int check_kind(const probe_args *a, const train_config *cfg, int text) {
     if (train_config_is_text(cfg) == text) return CRATE_OK;
@@ -370,10 +385,13 @@ static int json_finish(json_line *j, const probe_args *a, double seconds) {
 }
 
 static int print_report(const probe_args *a, const probe_report *r, double seconds) {
-    printf("\n%s: %s (step %lld), feature %s x %d layer(s), %d train / %d test images\n", TOOL, a->ckpt,
-           (long long)r->step, FEATURE_NAMES[a->feature], r->layers, r->n_train, r->n_test);
+    int teacher = !strcmp(r->weights, "teacher");
+    printf("\n%s: %s (step %lld%s), feature %s x %d layer(s), %d train / %d test images\n", TOOL, a->ckpt,
+           (long long)r->step, teacher ? ", teacher" : "", FEATURE_NAMES[a->feature], r->layers, r->n_train,
+           r->n_test);
     json_line j = {0};
     json_head(&j, a, r->step);
+    json_printf(&j, ",\"weights\":\"%s\"", teacher ? "teacher" : "student");
     json_printf(&j, ",\"feature\":");
     json_string(&j, FEATURE_NAMES[a->feature]);
     report_probes(&j, a, r);
@@ -390,6 +408,7 @@ static int probe(const comm_info *c, const probe_args *a) {
     ckpt_manifest m;
     train_config cfg;
     int rc = read_manifest(a->ckpt, &m, &cfg) == CRATE_OK ? check_kind(a, &cfg, 0) : CRATE_OK;
+    const char *weights = image_weights(a, &m);
     ckpt_manifest_free(&m);
     if (rc == CRATE_OK) rc = image_dataset_open(&ds_train, a->train, 64u << 20);
     if (rc == CRATE_OK) rc = image_dataset_open(&ds_test, a->test, 64u << 20);
@@ -398,7 +417,7 @@ static int probe(const comm_info *c, const probe_args *a) {
     memset(&fe, 0, sizeof fe);
     if (rc == CRATE_OK) {
         image_dataset_shape(ds_train, &C, &H, &W);
-        rc = frozen_encoder_open(&fe, a->ckpt, C, H, W, a->batch);
+        rc = frozen_encoder_open(&fe, a->ckpt, weights, C, H, W, a->batch);
     }
     if (rc == CRATE_OK) rc = choose_layers(c, a, fe.depth, &layers);
     rc = comm_agree_message(c, rc);
@@ -406,7 +425,8 @@ static int probe(const comm_info *c, const probe_args *a) {
     if (rc == CRATE_OK) rc = probe_features_encode(c, &fe, ds_train, a->train_limit, a->feature, layers, &train);
     if (rc == CRATE_OK) rc = probe_features_encode(c, &fe, ds_test, a->test_limit, a->feature, layers, &test);
     if (rc == CRATE_OK && c->rank == 0) {
-        probe_report rep = {.step = fe.step, .layers = layers, .n_train = train.n, .n_test = test.n};
+        probe_report rep = {.step = fe.step, .layers = layers, .n_train = train.n, .n_test = test.n,
+                            .weights = weights};
         rc = probe_encoder(a, &train, &test, &rep);
         feature_set rtr = {0}, rte = {0};
         if (rc == CRATE_OK && a->raw_baseline) rc = probe_features_raw(ds_train, a->train_limit, &rtr);
@@ -527,6 +547,16 @@ static int probe_text(const comm_info *c, const probe_args *a) {
     return rc;
 }
 
+/* --export-safetensors: the weights --weights names (default: as the probe). */
+static int export_image_encoder(const probe_args *a) {
+    ckpt_manifest m;
+    train_config cfg;
+    int rc = read_manifest(a->ckpt, &m, &cfg);
+    const char *weights = rc == CRATE_OK ? image_weights(a, &m) : a->weights ? a->weights : "params";
+    ckpt_manifest_free(&m);
+    return export_safetensors(a, weights);
+}
+
 int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -544,7 +574,7 @@ int main(int argc, char **argv) {
         int threads = trainer_threads(a.threads, &c);
         omp_set_num_threads(threads);
         openblas_set_num_threads(threads);
-        if (a.export_path) rc = c.rank == 0 ? export_safetensors(&a) : CRATE_OK;
+        if (a.export_path) rc = c.rank == 0 ? export_image_encoder(&a) : CRATE_OK;
         else rc = a.text_train ? probe_text(&c, &a) : probe(&c, &a);
     }
     rc = comm_agree_report(&c, TOOL, rc);

@@ -9,7 +9,7 @@ image_encoder_config encoder_config_for_images(const train_config *cfg, int C, i
     int d = (int)cfg->model.dim, heads = (int)cfg->model.heads;
     return (image_encoder_config){
         .embed = {C, H, W, (int)cfg->model.patch, d, cfg->model.pos_embed == TRAIN_POS_EMBED_LEARNED,
-                  cfg->mae.encoder_input == TRAIN_MAE_INPUT_ALL},
+                  cfg->objective.name == TRAIN_OBJECTIVE_MAE && cfg->mae.encoder_input == TRAIN_MAE_INPUT_ALL},
         .block = {d, heads, head_dim(cfg), 0, (float)cfg->model.eta, (float)cfg->model.lambda},
         .depth = (int)cfg->model.depth,
     };

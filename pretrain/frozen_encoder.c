@@ -12,7 +12,7 @@
 
 /* The encoder the checkpoint's config describes, declared in fe->ps. */
 static int declare(frozen_encoder *fe, const train_config *cfg) {
-    if (cfg->objective.name != TRAIN_OBJECTIVE_MAE)
+    if (cfg->objective.name != TRAIN_OBJECTIVE_MAE && cfg->objective.name != TRAIN_OBJECTIVE_DINO)
         return crate_fail(CRATE_EINPUT, "objective %d has no image encoder to evaluate", cfg->objective.name);
     image_encoder_config ec = encoder_config_for_images(cfg, fe->C, fe->H, fe->W);
     fe->d = ec.block.d;
@@ -82,11 +82,11 @@ int frozen_encoder_copy(frozen_encoder *fe, const param_store *training) {
     return CRATE_OK;
 }
 
-int frozen_encoder_open(frozen_encoder *fe, const char *path, int C, int H, int W, int batch) {
+int frozen_encoder_open(frozen_encoder *fe, const char *path, const char *weights, int C, int H, int W, int batch) {
     memset(fe, 0, sizeof *fe);
     ckpt_manifest m;
     float *params = NULL;
-    int rc = checkpoint_read_params(path, &m, &params);
+    int rc = checkpoint_read_section(path, weights, &m, &params);
     train_config cfg;
     config_sources src = {0};
     if (rc == CRATE_OK) rc = train_config_load_text(&cfg, &src, m.config, "the checkpoint's config");

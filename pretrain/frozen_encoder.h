@@ -5,7 +5,7 @@
  * Built from the checkpoint's own stored config, so it needs nothing but the
  * checkpoint folder: the encoder's tensors ("encoder.*") are copied by name
  * from the full parameter vector (whatever rank count wrote it); everything
- * else (the MAE decoder) is ignored.
+ * else (the MAE decoder, DINO's head) is ignored.
  *
  * Features of an image, each a row of f floats:
  *   cls       the cls token's encoding                        (f = d)
@@ -38,10 +38,12 @@ typedef struct {
 } frozen_encoder;
 
 /* Loads the encoder of checkpoint `path` (a step folder or a folder with
- * `latest`) for images of shape (C,H,W), in batches of up to `batch`. Fails
- * with a clear message if the checkpoint has no image encoder or one made for
+ * `latest`) for images of shape (C,H,W), in batches of up to `batch`, from
+ * its section `weights`: "params" (the trained weights) or "teacher" (DINO's
+ * EMA teacher, the same layout). Fails with a clear message if the
+ * checkpoint has no image encoder, no such section, or an encoder made for
  * other images. */
-int frozen_encoder_open(frozen_encoder *fe, const char *path, int C, int H, int W, int batch);
+int frozen_encoder_open(frozen_encoder *fe, const char *path, const char *weights, int C, int H, int W, int batch);
 /* The same encoder for a training run's config, its tensors copied from the
  * training store with frozen_encoder_copy (the k-NN monitor, eval.every). */
 int frozen_encoder_for_config(frozen_encoder *fe, const train_config *cfg, int C, int H, int W, int batch);

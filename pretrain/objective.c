@@ -12,8 +12,11 @@ int objective_create(objective **out, const train_config *cfg, int micro_batch, 
     int rc;
     switch (cfg->objective.name) {
     case TRAIN_OBJECTIVE_MAE:
+    case TRAIN_OBJECTIVE_DINO:
         rc = image_source_shape(cfg->data.train, &shape.channels, &shape.height, &shape.width);
-        return rc == CRATE_OK ? mae_objective_create(out, cfg, &shape, micro_batch, ps) : rc;
+        if (rc != CRATE_OK) return rc;
+        return cfg->objective.name == TRAIN_OBJECTIVE_MAE ? mae_objective_create(out, cfg, &shape, micro_batch, ps)
+                                                          : dino_objective_create(out, cfg, &shape, micro_batch, ps);
     case TRAIN_OBJECTIVE_GPT2:
     case TRAIN_OBJECTIVE_BERT: {
         text_data_info data;

@@ -61,6 +61,12 @@ static inline void objective_last_backward(objective_arm *arm) {
 
 typedef struct objective objective;
 
+/* What a step's begin_step may change in the update of that step; the
+ * trainer fills it with the configured values first. */
+typedef struct {
+    float weight_decay; /* AdamW's (optim.weight_decay) */
+} step_settings;
+
 typedef struct {
     const char *name;
     /* Opens this rank's batches at cfg->first_step. */
@@ -73,7 +79,7 @@ typedef struct {
      * summed from what the layers report). */
     double (*flops_per_batch)(const objective *o);
     /* Optional hooks (NULL: none). */
-    void (*begin_step)(objective *o, int64_t step, int64_t total);          /* schedules */
+    void (*begin_step)(objective *o, int64_t step, int64_t total, step_settings *s); /* schedules */
     int (*after_step)(objective *o, param_store *ps, const comm_info *c);  /* after the update: EMA, statistics */
     int (*evaluate)(objective *o, const param_store *ps, const comm_info *c, objective_eval *out); /* collective */
     void (*step_metrics)(const objective *o, metrics_values *out);        /* extra values per logged line */
@@ -115,6 +121,9 @@ typedef struct {
 } data_shape;
 int mae_objective_create(objective **out, const train_config *cfg, const data_shape *shape, int micro_batch,
                          param_store *ps);
+/* DINO's views take their sizes from dino.*, their channels from the shape. */
+int dino_objective_create(objective **out, const train_config *cfg, const data_shape *shape, int micro_batch,
+                          param_store *ps);
 /* Text objectives take the vocabulary and tokenizer (pretrain/text_data.h;
  * benchmarks give a vocabulary without a tokenizer) and own data->tokenizer
  * afterwards, whatever the outcome (*data is emptied). */

@@ -48,8 +48,9 @@ static const config_key train_schema[] = {
     KEY_FLOAT(model, init_std, "0.02", 0, 10, "std of the truncated-normal init of cls/mask tokens and learned positions (matrices: Xavier)"),
 
     /* objective: which pretraining objective drives the run (DESIGN §3). */
-    KEY_ENUM(objective, name, "mae", "mae|gpt2|bert",
-             "pretraining objective: masked autoencoding of images, causal language model, masked language model"),
+    KEY_ENUM(objective, name, "mae", "mae|gpt2|bert|dino",
+             "pretraining objective: masked autoencoding of images, causal language model, masked language model, "
+             "self-distillation of images (DINO)"),
 
     /* mae: masked autoencoding; read only when objective.name is mae. */
     KEY_FLOAT(mae, mask_ratio, "0.75", 0, 0.99, "fraction of each image's patches that are masked"),
@@ -68,6 +69,41 @@ static const config_key train_schema[] = {
     KEY_ENUM(bert, head, "dense", "dense|tied",
              "MLM head: Dense, GELU, LayerNorm, then the tied decoder with a bias (CRATE-BERT), or the tied decoder alone"),
     KEY_BOOL(bert, final_norm, "true", "LayerNorm after the last encoder layer"),
+
+    /* dino: self-distillation with an EMA teacher; read only when objective.name is dino. Views
+     * (data/multicrop.h): random resized crops (bilinear), flip, brightness/contrast jitter, Gaussian
+     * blur, solarization; the teacher sees the global crops only. */
+    KEY_INT(dino, global_crops, "2", 1, 16, "global views per image (the teacher's)"),
+    KEY_INT(dino, local_crops, "6", 0, 64, "local views per image (the student's alone)"),
+    KEY_INT(dino, global_size, "28", 1, 4096, "side of a global view in pixels (a multiple of model.patch)"),
+    KEY_INT(dino, local_size, "12", 1, 4096, "side of a local view in pixels (a multiple of model.patch)"),
+    KEY_FLOAT(dino, global_scale_min, "0.4", 0.001, 1, "smallest area of a global crop, a fraction of the image"),
+    KEY_FLOAT(dino, global_scale_max, "1", 0.001, 1, "largest area of a global crop"),
+    KEY_FLOAT(dino, local_scale_min, "0.05", 0.001, 1, "smallest area of a local crop"),
+    KEY_FLOAT(dino, local_scale_max, "0.4", 0.001, 1, "largest area of a local crop"),
+    KEY_FLOAT(dino, ratio_min, "0.75", 0.01, 100, "smallest aspect ratio (width/height) of a crop, drawn log-uniformly"),
+    KEY_FLOAT(dino, ratio_max, "1.3333333333", 0.01, 100, "largest aspect ratio of a crop"),
+    KEY_FLOAT(dino, flip_prob, "0.5", 0, 1, "probability of a horizontal flip of a view"),
+    KEY_FLOAT(dino, jitter_prob, "0.8", 0, 1, "probability of brightness and contrast jitter of a view"),
+    KEY_FLOAT(dino, brightness, "0.4", 0, 1, "jitter: pixels scaled by a factor in [1-b, 1+b]"),
+    KEY_FLOAT(dino, contrast, "0.4", 0, 1, "jitter: distance to the view's mean scaled by a factor in [1-c, 1+c]"),
+    KEY_FLOAT(dino, blur_prob, "0.5", 0, 1, "probability of a Gaussian blur of a view"),
+    KEY_FLOAT(dino, blur_sigma_min, "0.1", 0.01, 100, "smallest blur sigma, in pixels of the view"),
+    KEY_FLOAT(dino, blur_sigma_max, "1", 0.01, 100, "largest blur sigma"),
+    KEY_FLOAT(dino, solarize_prob, "0.2", 0, 1,
+              "probability of solarizing (v >= 128 becomes 255 - v) a global view other than the first, as DINO"),
+    KEY_INT(dino, out_dim, "1024", 2, 1 << 20, "prototypes K: width of the head's output"),
+    KEY_INT(dino, hidden_dim, "512", 1, 1 << 20, "width of the head's two hidden layers"),
+    KEY_INT(dino, bottleneck_dim, "128", 1, 1 << 20, "width of the L2-normalized bottleneck before the prototypes"),
+    KEY_FLOAT(dino, momentum, "0.996", 0, 1, "teacher EMA momentum at step 0; a cosine takes it to 1 at schedule.steps"),
+    KEY_FLOAT(dino, teacher_temp, "0.04", 0.001, 10, "teacher softmax temperature after its warmup"),
+    KEY_FLOAT(dino, warmup_teacher_temp, "0.04", 0.001, 10, "teacher temperature at step 0"),
+    KEY_INT(dino, teacher_temp_warmup_steps, "0", 0, BIG, "steps of linear warmup from warmup_teacher_temp to teacher_temp"),
+    KEY_FLOAT(dino, student_temp, "0.1", 0.001, 10, "student softmax temperature"),
+    KEY_FLOAT(dino, center_momentum, "0.9", 0, 1, "EMA momentum of the center (the teacher outputs' mean)"),
+    KEY_INT(dino, freeze_last_layer, "0", 0, BIG, "steps during which the prototypes (the head's last layer) do not train"),
+    KEY_FLOAT(dino, weight_decay_end, "0.4", 0, 10,
+              "weight decay at schedule.steps: a cosine from optim.weight_decay (dino only)"),
 
     /* data: shard files (DESIGN §6) and how the reader stays ahead. */
     KEY_STRING(data, train, NULL, "training dataset: a shard directory (crate-data) or one shard file"),
@@ -150,6 +186,43 @@ static int check_bert(const train_config *cfg, const config_sources *src) {
                       config_where(src, "bert.random_token"));
 }
 
+/* DINO's views are grids of whole patches, and both grids take their
+ * positions from the fixed sin-cos table (a learned table has one grid). */
+static int check_dino(const train_config *cfg, const config_sources *src) {
+    const train_dino_config *d = &cfg->dino;
+    if (cfg->objective.name != TRAIN_OBJECTIVE_DINO) return CRATE_OK;
+    int64_t p = cfg->model.patch;
+    const char *key = d->global_size % p ? "dino.global_size" : d->local_size % p ? "dino.local_size" : NULL;
+    if (key)
+        return crate_fail(CRATE_EINPUT, "%s = %lld (%s) is not a multiple of model.patch = %lld (%s): a view must "
+                          "be a grid of whole patches", key, (long long)(key[5] == 'g' ? d->global_size : d->local_size),
+                          config_where(src, key), (long long)p, config_where(src, "model.patch"));
+    const struct {
+        const char *lo_key, *hi_key;
+        double lo, hi;
+    } ranges[] = {
+        {"dino.global_scale_min", "dino.global_scale_max", d->global_scale_min, d->global_scale_max},
+        {"dino.local_scale_min", "dino.local_scale_max", d->local_scale_min, d->local_scale_max},
+        {"dino.ratio_min", "dino.ratio_max", d->ratio_min, d->ratio_max},
+        {"dino.blur_sigma_min", "dino.blur_sigma_max", d->blur_sigma_min, d->blur_sigma_max},
+    };
+    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
+        if (ranges[i].lo > ranges[i].hi)
+            return crate_fail(CRATE_EINPUT, "%s = %g (%s) is above %s = %g (%s): a range goes from min to max",
+                              ranges[i].lo_key, ranges[i].lo, config_where(src, ranges[i].lo_key), ranges[i].hi_key,
+                              ranges[i].hi, config_where(src, ranges[i].hi_key));
+    if (d->global_crops + d->local_crops < 2)
+        return crate_fail(CRATE_EINPUT, "dino.global_crops = %lld (%s) with dino.local_crops = %lld (%s): the loss "
+                          "pairs different views of an image, so it needs at least 2", (long long)d->global_crops,
+                          config_where(src, "dino.global_crops"), (long long)d->local_crops,
+                          config_where(src, "dino.local_crops"));
+    if (cfg->model.pos_embed != TRAIN_POS_EMBED_SINCOS)
+        return crate_fail(CRATE_EINPUT, "model.pos_embed = learned (%s): dino's global and local views are grids of "
+                          "different sizes, each with its sin-cos positions; set model.pos_embed: sincos",
+                          config_where(src, "model.pos_embed"));
+    return CRATE_OK;
+}
+
 int train_config_is_text(const train_config *cfg) {
     return cfg->objective.name == TRAIN_OBJECTIVE_GPT2 || cfg->objective.name == TRAIN_OBJECTIVE_BERT;
 }
@@ -180,6 +253,7 @@ static int check_rules(train_config *cfg, config_sources *src) {
     if (rc == CRATE_OK) rc = check_warmup(cfg, src);
     if (rc == CRATE_OK) rc = check_eval(cfg, src);
     if (rc == CRATE_OK) rc = check_bert(cfg, src);
+    if (rc == CRATE_OK) rc = check_dino(cfg, src);
     if (rc != CRATE_OK) config_sources_free(src);
     return rc;
 }

@@ -17,7 +17,7 @@
 #include <stdio.h>
 
 enum train_pos_embed { TRAIN_POS_EMBED_SINCOS = 0, TRAIN_POS_EMBED_LEARNED = 1 };
-enum train_objective { TRAIN_OBJECTIVE_MAE = 0, TRAIN_OBJECTIVE_GPT2 = 1, TRAIN_OBJECTIVE_BERT = 2 };
+enum train_objective { TRAIN_OBJECTIVE_MAE = 0, TRAIN_OBJECTIVE_GPT2 = 1, TRAIN_OBJECTIVE_BERT = 2, TRAIN_OBJECTIVE_DINO = 3 };
 enum train_bert_head { TRAIN_BERT_HEAD_DENSE = 0, TRAIN_BERT_HEAD_TIED = 1 };
 enum train_mae_input { TRAIN_MAE_INPUT_VISIBLE = 0, TRAIN_MAE_INPUT_ALL = 1 };
 
@@ -53,6 +53,16 @@ typedef struct {
     int head; /* enum train_bert_head */
     int final_norm;
 } train_bert_config;
+
+/* dino: views (data/multicrop.h), projection head, teacher and loss. */
+typedef struct {
+    int64_t global_crops, local_crops, global_size, local_size;
+    double global_scale_min, global_scale_max, local_scale_min, local_scale_max, ratio_min, ratio_max;
+    double flip_prob, jitter_prob, brightness, contrast, blur_prob, blur_sigma_min, blur_sigma_max, solarize_prob;
+    int64_t out_dim, hidden_dim, bottleneck_dim;
+    double momentum, teacher_temp, warmup_teacher_temp, student_temp, center_momentum, weight_decay_end;
+    int64_t teacher_temp_warmup_steps, freeze_last_layer;
+} train_dino_config;
 
 typedef struct {
     char train[CONFIG_STRING_MAX], test[CONFIG_STRING_MAX], val[CONFIG_STRING_MAX];
@@ -95,6 +105,7 @@ typedef struct {
     train_mae_config mae;
     train_gpt2_config gpt2;
     train_bert_config bert;
+    train_dino_config dino;
     train_data_config data;
     train_optim_config optim;
     train_schedule_config schedule;

@@ -314,7 +314,9 @@ int trainer_train(trainer *t, int *exit_status) {
         const void *batch;
         int rc = batch_source_next(t->source, &batch);
         if (rc != CRATE_OK) return rc;
-        if (t->obj->ops->begin_step) t->obj->ops->begin_step(t->obj, step, cfg->schedule.steps);
+        step_settings settings = {(float)cfg->optim.weight_decay};
+        if (t->obj->ops->begin_step) t->obj->ops->begin_step(t->obj, step, cfg->schedule.steps, &settings);
+        opt.weight_decay = settings.weight_decay;
         param_store_zero_grad(&t->ps);
         objective_loss l;
         double norm;

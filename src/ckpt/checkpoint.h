@@ -98,7 +98,10 @@ void checkpoint_resolve(const char *from, char *out);
  * verifying every shard. For tools (crate-ckpt, crate-probe), whatever rank
  * count wrote it. vec has CKPT_MAX_SECTIONS entries; free them with free(). */
 int checkpoint_read_all(const char *path, ckpt_manifest *m, const int *want, float **vec);
-/* The same for the params section alone (*params malloc'd). */
+/* The same for one section by name (*vec malloc'd): a checkpoint without it
+ * is CRATE_EINPUT, the message naming the sections it has. */
+int checkpoint_read_section(const char *path, const char *section, ckpt_manifest *m, float **vec);
+/* The params section (the trained weights). */
 int checkpoint_read_params(const char *path, ckpt_manifest *m, float **params);
 
 /* Without MPI: the attached file `name` of the checkpoint `path` names

@@ -53,12 +53,29 @@ int checkpoint_read_all(const char *path, ckpt_manifest *m, const int *want, flo
     return rc;
 }
 
-int checkpoint_read_params(const char *path, ckpt_manifest *m, float **params) {
-    int want[CKPT_MAX_SECTIONS] = {1}; /* params is section 0 of every manifest */
-    float *vec[CKPT_MAX_SECTIONS];
-    int rc = checkpoint_read_all(path, m, want, vec);
-    *params = vec[0];
+int checkpoint_read_section(const char *path, const char *section, ckpt_manifest *m, float **vec) {
+    *vec = NULL;
+    char dir[PATH_CAP];
+    int rc = open_manifest(path, dir, m);
+    int s = rc == CRATE_OK ? ckpt_manifest_section(m, section) : -1;
+    if (rc == CRATE_OK && s < 0) {
+        char names[CKPT_MAX_SECTIONS * (CKPT_SECTION_NAME_MAX + 2)] = "";
+        for (int i = 0; i < m->nsections; i++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "", m->sections[i].name);
+        rc = crate_fail(CRATE_EINPUT, "%s has no %s section (it has %s)", dir, section, names);
+    }
+    ckpt_manifest_free(m);
+    if (rc != CRATE_OK) return rc;
+    int want[CKPT_MAX_SECTIONS] = {0};
+    float *all[CKPT_MAX_SECTIONS];
+    want[s] = 1;
+    rc = checkpoint_read_all(path, m, want, all);
+    *vec = all[s];
     return rc;
+}
+
+int checkpoint_read_params(const char *path, ckpt_manifest *m, float **params) {
+    return checkpoint_read_section(path, "params", m, params);
 }
 
 int checkpoint_verify_files(const char *path, const ckpt_manifest *m) {

@@ -16,9 +16,12 @@ void metrics_format_duration(char *buf, size_t cap, double seconds) {
 void metrics_print_progress(FILE *out, const metrics_record *r, const char *sample_unit) {
     char eta[32];
     metrics_format_duration(eta, sizeof eta, r->eta_s);
-    fprintf(out, "step %lld/%lld | loss %.5f | lr %.2e | grad_norm %.3f | %.1f %s/s | %.1f ms/step (comm wait %.1f) | %.1f GFLOP/s | "
-            "ETA %s\n",
-            (long long)r->step, (long long)r->total_steps, r->loss, r->lr, r->grad_norm, r->samples_per_s,
+    fprintf(out, "step %lld/%lld | loss %.5f | lr %.2e | grad_norm %.3f", (long long)r->step, (long long)r->total_steps,
+            r->loss, r->lr, r->grad_norm);
+    /* An objective's own measures (DINO's collapse monitors) on the same line. */
+    for (int i = 0; r->extra && i < r->extra->n; i++)
+        fprintf(out, "%s%s %.4g", i ? " " : " | ", r->extra->key[i], r->extra->value[i]);
+    fprintf(out, " | %.1f %s/s | %.1f ms/step (comm wait %.1f) | %.1f GFLOP/s | ETA %s\n", r->samples_per_s,
             sample_unit, r->ms_per_step, r->comm_wait_ms, r->gflops, eta);
     fflush(out);
 }

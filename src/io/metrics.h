@@ -28,7 +28,7 @@ typedef struct {
 } metrics_record;
 
 /* "step 120/1000 | loss 0.41230 | lr 9.80e-04 | grad_norm 0.532 | 812.0 img/s | 42.1 ms/step (comm wait 1.2)
- *  | 96.0 GFLOP/s | ETA 1m23s" */
+ *  | 96.0 GFLOP/s | ETA 1m23s", with " | key value key value" of r->extra after grad_norm */
 void metrics_print_progress(FILE *out, const metrics_record *r, const char *sample_unit);
 /* One JSON object, newline-terminated, flushed. */
 int metrics_write_json(FILE *out, const metrics_record *r);

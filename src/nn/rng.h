@@ -33,6 +33,13 @@ typedef struct {
  * 2^32 fold their high half into the epoch word. */
 rng_stream rng_stream_make(uint64_t seed, uint64_t epoch, uint64_t sample, uint32_t purpose);
 
+/* The stream of one view of a sample (DINO's crops): the view index goes
+ * into the purpose word's high 24 bits, purposes above use the low 8. */
+static inline rng_stream rng_stream_view(uint64_t seed, uint64_t epoch, uint64_t sample, uint32_t purpose,
+                                         uint32_t view) {
+    return rng_stream_make(seed, epoch, sample, purpose | (view + 1u) << 8);
+}
+
 uint32_t rng_u32(rng_stream *s);
 /* Uniform in [0, 1) with 24 random bits. */
 float rng_uniform(rng_stream *s);
