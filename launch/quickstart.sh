@@ -5,7 +5,9 @@
 # each. Image configs get Fashion-MNIST as crate shards; language configs
 # (objective gpt2 or bert, e.g. configs/gpt2.yaml) get the King James Bible as
 # token shards with its SentencePiece tokenizer; gpt2 ends with a sample of
-# text, bert with the fortunes probe of its frozen encoder.
+# text, bert with the fortunes probe of its frozen encoder. dino (configs/dino.yaml)
+# first draws a contact sheet of its views and ends with the linear and k-NN
+# probe of its teacher next to raw pixels.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 config=${1:-$root/configs/mae.yaml}
@@ -61,16 +63,31 @@ if [ -n "$objective" ]; then
 fi
 
 data=${CRATE_DATA_DIR:-$root/runs/data/fashion-mnist}
-run=${CRATE_RUN_DIR:-$root/runs/mae-quickstart}
+image_objective=$(sed -n 's/^[[:space:]]\{1,\}name:[[:space:]]*\(mae\|dino\).*/\1/p' "$config" | head -1)
+image_objective=${image_objective:-mae}
+run=${CRATE_RUN_DIR:-$root/runs/$image_objective-quickstart}
 if [ ! -d "$data/train" ] || ! "$root/build/crate-data" verify "$data/train" >/dev/null 2>&1; then
   "$root/build/crate-data" fashion-mnist "$data"
 fi
+if [ "$image_objective" = dino ]; then
+  mkdir -p "$run"
+  echo "quickstart: the views the student and teacher see, for 8 training images:"
+  "$root/build/crate-views" "$config" data.train="$data/train" "$@" --images 8 --out "$run/views.png"
+fi
 train data.train="$data/train" data.test="$data/test" "$@"
 
+probe_flags=(--feature mean --layers 4)
+if [ "$image_objective" = dino ]; then
+  echo
+  echo "quickstart: the frozen teacher on all of Fashion-MNIST (linear probe, k-NN, raw pixels):"
+  mpirun -np "$ranks" "${mpi_flags[@]}" -x OMP_NUM_THREADS=1 "$root/build/crate-probe" "$run/ckpt" \
+    --train "$data/train" --test "$data/test" "${probe_flags[@]}" --baseline raw
+fi
 echo
 echo "quickstart: done. Outputs:"
 echo "  $run/metrics.jsonl   one JSON object per logged step (loss, lr, grad_norm, samples_per_s, ...)"
 echo "  $run/ckpt/          checkpoints; ckpt/latest names the final one"
+[ "$image_objective" != dino ] || echo "  $run/views.png      the views of 8 images (crate-views)"
 echo "  $data/{train,test}   Fashion-MNIST as crate shards"
 echo "Evaluate the encoder with:"
-echo "  $root/build/crate-probe $run/ckpt --train $data/train --test $data/test --feature mean --layers 4 --baseline raw"
+echo "  $root/build/crate-probe $run/ckpt --train $data/train --test $data/test ${probe_flags[*]} --baseline raw"

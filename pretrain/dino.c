@@ -3,7 +3,8 @@
  *
  * Every image gives G global and L local views (data/multicrop.h), made in
  * the prefetch thread. The student (the trained store) encodes every view and
- * its projection head (pretrain/dino_head.h) maps the cls encoding to K
+ * its projection head (pretrain/dino_head.h) maps the cls encoding (or,
+ * with dino.head_input mean, the mean of the patch encodings) to K
  * logits; the teacher (o->teacher, the EMA of the student, never trained)
  * does the same for the global views only. The loss of a sample is the
  * cross-entropy between the centered, sharpened teacher distribution of one
@@ -12,8 +13,8 @@
  *
  * Passes of one micro-batch, on two activation sets of one encoder (the
  * global grid and the local grid, image_encoder_resized_set):
- *   teacher: global set, teacher store → cls → head → t (B·G, K) kept
- *   student: local set, then global set → cls rows in sample order
+ *   teacher: global set, teacher store → head input → head → t (B·G, K) kept
+ *   student: local set, then global set → head inputs in sample order
  *            (row b·(G+L) + v, globals first) → head → s
  *   backward: head (once, for every row), local encoder, then the global
  *            encoder: the last backward, which arms the gradient buckets
@@ -55,6 +56,7 @@ enum { SUM_LOSS, SUM_ENTROPY, SUM_KL, SUM_MAX_PROB, SUM_TEACHER_ROWS, SUM_PAIRS,
 
 typedef struct {
     int B, G, L, K, C, gs, ls, np_g, np_l, P, d, pairs;
+    int head_mean; /* dino.head_input: 1 = mean of the patch tokens, 0 = cls */
     train_dino_config cfg;
     double wd0;
     int64_t log_every, warmup_steps;
@@ -66,7 +68,7 @@ typedef struct {
     dino_head head;
     float *patches_g, *patches_l; /* (B·G, np_g, P), (B·L, np_l, P) */
     int *idx_g, *idx_l;           /* every patch, in order */
-    float *cls, *dcls;            /* (B·(G+L), d) in sample order */
+    float *feat, *dfeat;          /* head inputs (B·(G+L), d) in sample order */
     float *t_logits, *p_teacher;  /* (B·G, K) */
     float *dlogits;               /* (B·(G+L), K) */
     float *denc_g, *denc_l, *scratch, *q;
@@ -81,18 +83,29 @@ typedef struct {
     knn_monitor monitor;
 } dino_state;
 
-/* Moves cls rows between an encoding (n, 1+np, d) and the head's rows:
- * encoding row i is head row (i / per)·stride + first + i % per (views of a
- * sample are per consecutive encoder rows). back = 0 copies the encodings'
- * cls rows out; back = 1 copies head-row gradients into the cls rows of a
- * zeroed encoding gradient. */
-static void route_cls(float *enc, float *rows, int n, int np, int d, int per, int stride, int first, int back) {
+/* The head's input of each view, between an encoding (n, 1+np, d) and the
+ * head's rows: encoding i is head row (i / per)·stride + first + i % per
+ * (a sample's views are `per` consecutive encodings). The input is the cls
+ * row (dino.head_input cls, DINO's), or the mean of the np patch rows
+ * (mean). back = 0 takes the inputs out of the encodings; back = 1 puts
+ * head-row gradients into a zeroed encoding gradient: the cls row, or 1/np
+ * of it into every patch row. */
+static void route_views(float *enc, float *rows, int n, int np, int d, int per, int stride, int first, int mean,
+                        int back) {
     for (int i = 0; i < n; i++) {
         float *e = enc + (size_t)i * (1 + np) * d, *r = rows + ((size_t)(i / per) * stride + first + i % per) * d;
-        if (back)
-            memcpy(e, r, (size_t)d * sizeof(float));
-        else
-            memcpy(r, e, (size_t)d * sizeof(float));
+        if (!mean) {
+            memcpy(back ? e : r, back ? r : e, (size_t)d * sizeof(float));
+            continue;
+        }
+        if (!back) memset(r, 0, (size_t)d * sizeof(float));
+        for (int t = 1; t <= np; t++)
+            for (int c = 0; c < d; c++) {
+                if (back)
+                    e[(size_t)t * d + c] = r[c] / (float)np;
+                else
+                    r[c] += e[(size_t)t * d + c] / (float)np;
+            }
     }
 }
 
@@ -117,8 +130,8 @@ static void dino_begin_step(objective *o, int64_t step, int64_t total, step_sett
 static void teacher_pass(dino_state *m, const param_store *teacher, int B) {
     int Bg = B * m->G, K = m->K;
     image_encoder_forward(&m->glob, teacher, m->patches_g, m->idx_g, NULL, Bg, m->np_g);
-    route_cls(m->glob.stack.final_ln.out, m->cls, Bg, m->np_g, m->d, Bg, 0, 0, 0);
-    dino_head_forward(&m->head, teacher, m->cls, Bg);
+    route_views(m->glob.stack.final_ln.out, m->feat, Bg, m->np_g, m->d, Bg, 0, 0, m->head_mean, 0);
+    dino_head_forward(&m->head, teacher, m->feat, Bg);
     memcpy(m->t_logits, m->head.logits, (size_t)Bg * K * sizeof(float));
     const float *center = param_data(&m->buffers, m->center);
     for (int b = 0; b < B; b++)
@@ -141,11 +154,11 @@ static int dino_forward_backward(objective *o, param_store *ps, const void *batc
 
     if (L) {
         image_encoder_forward(&m->loc, ps, m->patches_l, m->idx_l, NULL, B * L, m->np_l);
-        route_cls(m->loc.stack.final_ln.out, m->cls, B * L, m->np_l, d, L, V, G, 0);
+        route_views(m->loc.stack.final_ln.out, m->feat, B * L, m->np_l, d, L, V, G, m->head_mean, 0);
     }
     image_encoder_forward(&m->glob, ps, m->patches_g, m->idx_g, NULL, B * G, m->np_g);
-    route_cls(m->glob.stack.final_ln.out, m->cls, B * G, m->np_g, d, G, V, 0, 0);
-    dino_head_forward(&m->head, ps, m->cls, B * V);
+    route_views(m->glob.stack.final_ln.out, m->feat, B * G, m->np_g, d, G, V, 0, m->head_mean, 0);
+    dino_head_forward(&m->head, ps, m->feat, B * V);
 
     memset(m->dlogits, 0, (size_t)B * V * K * sizeof(float));
     dino_loss_sums sums = {0};
@@ -161,16 +174,16 @@ static int dino_forward_backward(objective *o, param_store *ps, const void *batc
     s[SUM_MAX_PROB] += sums.max_prob;
     s[SUM_PAIRS] += loss->count;
 
-    memset(m->dcls, 0, (size_t)B * V * d * sizeof(float));
-    dino_head_backward(&m->head, ps, m->dcls, m->dlogits, m->cls, B * V, m->train_prototypes, m->scratch);
+    memset(m->dfeat, 0, (size_t)B * V * d * sizeof(float));
+    dino_head_backward(&m->head, ps, m->dfeat, m->dlogits, m->feat, B * V, m->train_prototypes, m->scratch);
     if (L) {
         memset(m->denc_l, 0, (size_t)B * L * (1 + m->np_l) * d * sizeof(float));
-        route_cls(m->denc_l, m->dcls, B * L, m->np_l, d, L, V, G, 1);
+        route_views(m->denc_l, m->dfeat, B * L, m->np_l, d, L, V, G, m->head_mean, 1);
         image_encoder_backward(&m->loc, ps, m->denc_l, m->idx_l, NULL, B * L, m->np_l, m->scratch);
     }
     objective_last_backward(arm);
     memset(m->denc_g, 0, (size_t)B * G * (1 + m->np_g) * d * sizeof(float));
-    route_cls(m->denc_g, m->dcls, B * G, m->np_g, d, G, V, 0, 1);
+    route_views(m->denc_g, m->dfeat, B * G, m->np_g, d, G, V, 0, m->head_mean, 1);
     image_encoder_backward(&m->glob, ps, m->denc_g, m->idx_g, NULL, B * G, m->np_g, m->scratch);
     return CRATE_OK;
 }
@@ -220,14 +233,7 @@ static int dino_open_source(objective *o, const batch_source_config *cfg, batch_
 /* The k-NN monitor reads the teacher, the encoder DINO evaluates. */
 static int dino_evaluate(objective *o, const param_store *ps, const comm_info *c, objective_eval *out) {
     (void)ps;
-    dino_state *m = o->state;
-    double top1 = 0;
-    int rc = knn_monitor_run(&m->monitor, c, o->teacher, &top1);
-    if (rc != CRATE_OK) return rc;
-    metrics_values_add(&out->values, "knn_top1", top1);
-    snprintf(out->summary, sizeof out->summary, "teacher k-NN top-1 %.2f%% (%d train / %d test images)",
-             100 * top1, m->monitor.train_samples, m->monitor.test_samples);
-    return CRATE_OK;
+    return knn_monitor_report(&((dino_state *)o->state)->monitor, c, o->teacher, "teacher ", out);
 }
 
 static void dino_destroy(objective *o) {
@@ -274,8 +280,8 @@ static int dino_alloc(dino_state *m) {
         m->idx_l = patch_indices(a, Bl, m->np_l);
         m->denc_l = arena_floats(a, (size_t)Bl * (1 + m->np_l) * d);
     }
-    m->cls = arena_floats(a, (size_t)rows * d);
-    m->dcls = arena_floats(a, (size_t)rows * d);
+    m->feat = arena_floats(a, (size_t)rows * d);
+    m->dfeat = arena_floats(a, (size_t)rows * d);
     m->t_logits = arena_floats(a, (size_t)Bg * K);
     m->p_teacher = arena_floats(a, (size_t)Bg * K);
     m->dlogits = arena_floats(a, (size_t)rows * K);
@@ -334,6 +340,7 @@ int dino_objective_create(objective **out, const train_config *cfg, const data_s
     m->gs = (int)cfg->dino.global_size;
     m->ls = (int)cfg->dino.local_size;
     m->pairs = dino_loss_pairs(m->G, m->L);
+    m->head_mean = cfg->dino.head_input == TRAIN_DINO_HEAD_INPUT_MEAN;
     m->teacher_temp = (float)cfg->dino.warmup_teacher_temp;
     m->momentum = (float)cfg->dino.momentum;
     m->weight_decay = (float)m->wd0;

@@ -1,6 +1,7 @@
 /* knn_monitor.c — see knn_monitor.h. */
 #include "pretrain/knn_monitor.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "src/error.h"
@@ -39,6 +40,17 @@ int knn_monitor_run(knn_monitor *m, const comm_info *c, const param_store *train
     feature_set_free(&bank);
     feature_set_free(&queries);
     return rc;
+}
+
+int knn_monitor_report(knn_monitor *m, const comm_info *c, const param_store *weights, const char *what,
+                       objective_eval *out) {
+    double top1 = 0;
+    int rc = knn_monitor_run(m, c, weights, &top1);
+    if (rc != CRATE_OK) return rc;
+    metrics_values_add(&out->values, "knn_top1", top1);
+    snprintf(out->summary, sizeof out->summary, "%sk-NN top-1 %.2f%% (%d train / %d test images)", what, 100 * top1,
+             m->train_samples, m->test_samples);
+    return CRATE_OK;
 }
 
 void knn_monitor_close(knn_monitor *m) {

@@ -7,6 +7,7 @@
 #ifndef CRATE_KNN_MONITOR_H
 #define CRATE_KNN_MONITOR_H
 
+#include "pretrain/objective.h"
 #include "pretrain/probe_features.h"
 #include "pretrain/train_config.h"
 
@@ -20,6 +21,10 @@ typedef struct {
 int knn_monitor_open(knn_monitor *m, const train_config *cfg);
 /* Collective; *top1 is valid on rank 0. */
 int knn_monitor_run(knn_monitor *m, const comm_info *c, const param_store *training, double *top1);
+/* An image objective's evaluate: knn_monitor_run on `weights` into out
+ * (knn_top1, and the summary "<what>k-NN top-1 …"; what may be ""). */
+int knn_monitor_report(knn_monitor *m, const comm_info *c, const param_store *weights, const char *what,
+                       objective_eval *out);
 void knn_monitor_close(knn_monitor *m);
 
 #endif

@@ -134,14 +134,7 @@ static int mae_open_source(objective *o, const batch_source_config *cfg, batch_s
 }
 
 static int mae_evaluate(objective *o, const param_store *ps, const comm_info *c, objective_eval *out) {
-    mae_state *m = o->state;
-    double top1 = 0;
-    int rc = knn_monitor_run(&m->monitor, c, ps, &top1);
-    if (rc != CRATE_OK) return rc;
-    metrics_values_add(&out->values, "knn_top1", top1);
-    snprintf(out->summary, sizeof out->summary, "k-NN top-1 %.2f%% (%d train / %d test images)", 100 * top1,
-             m->monitor.train_samples, m->monitor.test_samples);
-    return CRATE_OK;
+    return knn_monitor_report(&((mae_state *)o->state)->monitor, c, ps, "", out);
 }
 
 static void mae_destroy(objective *o) {

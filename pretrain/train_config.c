@@ -92,6 +92,8 @@ static const config_key train_schema[] = {
     KEY_FLOAT(dino, blur_sigma_max, "1", 0.01, 100, "largest blur sigma"),
     KEY_FLOAT(dino, solarize_prob, "0.2", 0, 1,
               "probability of solarizing (v >= 128 becomes 255 - v) a global view other than the first, as DINO"),
+    KEY_ENUM(dino, head_input, "cls", "cls|mean",
+             "what the projection head reads of each view: the cls token (DINO's) or the mean of its patch tokens"),
     KEY_INT(dino, out_dim, "1024", 2, 1 << 20, "prototypes K: width of the head's output"),
     KEY_INT(dino, hidden_dim, "512", 1, 1 << 20, "width of the head's two hidden layers"),
     KEY_INT(dino, bottleneck_dim, "128", 1, 1 << 20, "width of the L2-normalized bottleneck before the prototypes"),

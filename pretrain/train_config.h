@@ -19,6 +19,7 @@
 enum train_pos_embed { TRAIN_POS_EMBED_SINCOS = 0, TRAIN_POS_EMBED_LEARNED = 1 };
 enum train_objective { TRAIN_OBJECTIVE_MAE = 0, TRAIN_OBJECTIVE_GPT2 = 1, TRAIN_OBJECTIVE_BERT = 2, TRAIN_OBJECTIVE_DINO = 3 };
 enum train_bert_head { TRAIN_BERT_HEAD_DENSE = 0, TRAIN_BERT_HEAD_TIED = 1 };
+enum train_dino_head_input { TRAIN_DINO_HEAD_INPUT_CLS = 0, TRAIN_DINO_HEAD_INPUT_MEAN = 1 };
 enum train_mae_input { TRAIN_MAE_INPUT_VISIBLE = 0, TRAIN_MAE_INPUT_ALL = 1 };
 
 typedef struct {
@@ -60,6 +61,7 @@ typedef struct {
     double global_scale_min, global_scale_max, local_scale_min, local_scale_max, ratio_min, ratio_max;
     double flip_prob, jitter_prob, brightness, contrast, blur_prob, blur_sigma_min, blur_sigma_max, solarize_prob;
     int64_t out_dim, hidden_dim, bottleneck_dim;
+    int head_input; /* enum train_dino_head_input */
     double momentum, teacher_temp, warmup_teacher_temp, student_temp, center_momentum, weight_decay_end;
     int64_t teacher_temp_warmup_steps, freeze_last_layer;
 } train_dino_config;

@@ -31,6 +31,20 @@ json_field() {
 worst_rel() {
   paste <($3 "$1") <($3 "$2") | awk '{ d = ($1 - $2) / $1; if (d < 0) d = -d; if (d > m) m = d } END { printf "%.3g", m }'
 }
+# check_same_curves REF LABEL NAME FIELD_FN...: run NAME logs what run REF
+# does: for every FIELD_FN (losses, val, …) the largest relative difference
+# is printed and must be below 1e-4 (float reduction order, DESIGN §5).
+check_same_curves() {
+  local ref=$1 label=$2 name=$3 fn w line
+  shift 3
+  line="$label: largest relative difference to $ref:"
+  for fn in "$@"; do
+    w=$(worst_rel "$ref" "$name" "$fn")
+    line="$line $fn $w"
+    check "$label: $fn within 1e-4 of $ref" awk -v w="$w" 'BEGIN { exit !(w < 1e-4) }'
+  done
+  echo "$line"
+}
 # check_resumed STRAIGHT SPLIT STEP: run $tmp/SPLIT stopped at STEP and
 # resumed; its losses and final checkpoint are bitwise those of $tmp/STRAIGHT.
 check_resumed() {

@@ -32,13 +32,7 @@ for run in "2 w2 2" "4 w4 4" "micro1 m1 1 schedule.micro_batch=1" "micro2 m2 2 s
   shift 3
   bert "$name" "$ranks" "$@"
   check "$label: exit 0" [ $? -eq 0 ]
-  d=$(worst_rel w1 "$name" losses)
-  v=$(worst_rel w1 "$name" val)
-  a=$(worst_rel w1 "$name" acc)
-  echo "$label ($ranks ranks $*): largest relative difference to 1 rank: training loss $d, validation loss $v, accuracy $a"
-  check "$label: training losses within 1e-4 of 1 rank" awk -v w="$d" 'BEGIN { exit !(w < 1e-4) }'
-  check "$label: validation losses within 1e-4 of 1 rank" awk -v w="$v" 'BEGIN { exit !(w < 1e-4) }'
-  check "$label: accuracies within 1e-4 of 1 rank" awk -v w="$a" 'BEGIN { exit !(w < 1e-4) }'
+  check_same_curves w1 "$label ($ranks ranks $*)" "$name" losses val acc
 done
 
 bert split 1 run.stop_after=20

@@ -38,13 +38,7 @@ for run in "2 w2 2" "4 w4 4" "micro4 m4 2 schedule.micro_batch=4"; do
   shift 3
   dino "$name" "$ranks" "$@"
   check "$label: exit 0" [ $? -eq 0 ]
-  d=$(worst_rel w1 "$name" losses)
-  e=$(worst_rel w1 "$name" entropy)
-  k=$(worst_rel w1 "$name" kl)
-  echo "$label ($ranks ranks $*): largest relative difference to 1 rank: loss $d, teacher entropy $e, kl $k"
-  check "$label: losses within 1e-4 of 1 rank" awk -v w="$d" 'BEGIN { exit !(w < 1e-4) }'
-  check "$label: teacher entropies within 1e-4 of 1 rank" awk -v w="$e" 'BEGIN { exit !(w < 1e-4) }'
-  check "$label: KLs within 1e-4 of 1 rank" awk -v w="$k" 'BEGIN { exit !(w < 1e-4) }'
+  check_same_curves w1 "$label ($ranks ranks $*)" "$name" losses entropy kl
 done
 
 dino split 1 run.stop_after=20
@@ -57,9 +51,7 @@ check "stop_after + resume: params, moments, teacher and center bitwise equal" \
 check "... the teacher among them" grep -q "^teacher .*bitwise identical" "$tmp/diff.txt"
 dino other 1 run.stop_after=20
 dino other 2
-r=$(worst_rel w1 other losses)
-echo "20 steps on 1 rank + 20 resumed on 2: largest relative loss difference $r"
-check "resumed on 2 ranks: losses within 1e-4" awk -v w="$r" 'BEGIN { exit !(w < 1e-4) }'
+check_same_curves w1 "20 steps on 1 rank + 20 resumed on 2" other losses entropy
 
 dino eval 2 eval.every=20 data.test="$tmp/D/test" eval.train_samples=500 eval.test_samples=200
 check "eval.every: exit 0" [ $? -eq 0 ]
