@@ -6,12 +6,14 @@
  * Exit status: 0 done, 2 bad usage, config or data, 1 internal failure.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pretrain/dino_views.h"
 #include "pretrain/train_config.h"
+#include "src/config/config_path.h"
 #include "src/error.h"
 
 static const char *TOOL = "crate-views";
@@ -96,8 +98,10 @@ int main(int argc, char **argv) {
     views_args a;
     train_config cfg;
     config_sources src = {0};
+    char path[PATH_MAX]; /* a bare name (dino-tiny) is looked up in the install's and the source tree's configs */
     int rc = parse_args(argc, argv, &a);
-    if (rc == CRATE_OK) rc = train_config_load(&cfg, &src, a.config, a.noverrides, a.overrides);
+    if (rc == CRATE_OK) rc = config_path_resolve(a.config, path, sizeof path);
+    if (rc == CRATE_OK) rc = train_config_load(&cfg, &src, path, a.noverrides, a.overrides);
     if (rc == CRATE_OK) {
         int w, h;
         printf("%s: %d images from sample %llu of %s, seed %lld, epoch 0: columns are the original, %lld "

@@ -1,11 +1,13 @@
 /* pretrain_main.c — see pretrain_main.h. */
 #include "pretrain/pretrain_main.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pretrain/stop_signal.h"
 #include "pretrain/train_config.h"
+#include "src/config/config_path.h"
 #include "src/dist/comm.h"
 #include "src/error.h"
 
@@ -20,16 +22,19 @@ static int load_config(train_config *cfg, config_sources *src, const comm_info *
                        char **argv) {
     if (argc < 2 || argv[1][0] == '-')
         return crate_fail(CRATE_EINPUT, "missing CONFIG (run `%s --help`)", tool);
-    int rc = train_config_load(cfg, src, argv[1], argc - 2, argv + 2);
+    /* A bare name (mae-tiny) is looked up in the install's and the source tree's configs. */
+    char path[PATH_MAX];
+    int rc = config_path_resolve(argv[1], path, sizeof path);
+    if (rc == CRATE_OK) rc = train_config_load(cfg, src, path, argc - 2, argv + 2);
     if (rc != CRATE_OK) return rc;
     char *text = train_config_yaml(cfg);
     if (!text) return CRATE_EINTERNAL;
-    if (comm->rank == 0) printf("# resolved config (%s)\n%s\n", argv[1], text);
+    if (comm->rank == 0) printf("# resolved config (%s)\n%s\n", path, text);
     int same = comm_all_equal(text_hash(text));
     free(text);
     if (!same)
         return crate_fail(CRATE_EINPUT, "the resolved config differs between ranks (is %s the same file on every "
-                          "node, and are the overrides the same?)", argv[1]);
+                          "node, and are the overrides the same?)", path);
     return CRATE_OK;
 }
 

@@ -25,13 +25,14 @@
  * own pool while the other OpenMP threads did the same: 4–6× slower.)
  */
 #include "src/kernels/kernels.h"
+#include "src/kernels/dispatch.h"
 
 #include <cblas.h>
 #include <math.h>
 
 /* Row softmax of S (N,N) in place; with causal, row i covers j <= i and the
  * rest is set to probability 0. Subtracting the row max keeps expf finite. */
-static void attention_softmax(float *S, int N, int causal) {
+KERNEL_INLINE void attention_softmax(float *S, int N, int causal) {
     for (int i = 0; i < N; i++) {
         float *row = S + (size_t)i * N;
         int len = causal ? i + 1 : N;
@@ -48,7 +49,7 @@ static void attention_softmax(float *S, int N, int causal) {
     }
 }
 
-void attention_forward(float *out, float *att, const float *w, int B, int N, int K, int p,
+KERNEL_DISPATCH void attention_forward(float *out, float *att, const float *w, int B, int N, int K, int p,
                        float scale, int causal) {
     const int ld = K * p;
 #pragma omp parallel for collapse(2) schedule(static)
@@ -67,7 +68,7 @@ void attention_forward(float *out, float *att, const float *w, int B, int N, int
 }
 
 /* dA (N,N) holding dO Wᵀ becomes dS = A ⊙ (dA − rowsum(dA ⊙ A)), in place. */
-static void attention_softmax_backward(float *dA, const float *A, int N) {
+KERNEL_INLINE void attention_softmax_backward(float *dA, const float *A, int N) {
     for (int i = 0; i < N; i++) {
         float *d = dA + (size_t)i * N;
         const float *a = A + (size_t)i * N;
@@ -77,7 +78,7 @@ static void attention_softmax_backward(float *dA, const float *A, int N) {
     }
 }
 
-void attention_backward(float *dw, float *scratch, const float *dout, const float *w,
+KERNEL_DISPATCH void attention_backward(float *dw, float *scratch, const float *dout, const float *w,
                         const float *att, int B, int N, int K, int p, float scale) {
     if (!dw) return;
     const int ld = K * p;

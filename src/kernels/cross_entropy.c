@@ -37,6 +37,7 @@
  * build checks omp_in_parallel).
  */
 #include "src/kernels/kernels.h"
+#include "src/kernels/dispatch.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -59,7 +60,7 @@ static void ce_block_logits(float *Z, const float *hb, const float *E, int n, in
 /* One row: z (V) holds h_i Eᵀ; adds b, returns ℓ_i for target t ≥ 0 and, if
  * grads, replaces z by g_i. The scale 1/s_i · dloss is formed once, so
  * g_iv = exp(z_iv − m_i) · scale − dloss·[v = t]. */
-static double ce_row(float *z, const float *bias, int t, int V, float dloss, int grads) {
+KERNEL_INLINE double ce_row(float *z, const float *bias, int t, int V, float dloss, int grads) {
     float mx = -INFINITY;
     for (int v = 0; v < V; v++) {
         if (bias) z[v] += bias[v];
@@ -121,7 +122,7 @@ static void ce_bias_backward(float *db, const float *G, int n, int V) {
     }
 }
 
-double lm_cross_entropy(float *dh, float *dE, float *db, const float *h, const float *E,
+KERNEL_DISPATCH double lm_cross_entropy(float *dh, float *dE, float *db, const float *h, const float *E,
                         const float *bias, const int32_t *y, int M, int C, int V, float dloss,
                         float *scratch, int chunk_rows, double *count) {
     const int grads = dh || dE || db;

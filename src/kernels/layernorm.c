@@ -14,6 +14,7 @@
  * deterministic for any thread count.
  */
 #include "src/kernels/kernels.h"
+#include "src/kernels/dispatch.h"
 
 #include <math.h>
 
@@ -39,7 +40,7 @@ static void layernorm_row_stats(const float *x, int C, float *mean, float *rstd)
     *rstd = (float)(1.0 / sqrt(var / C + LAYERNORM_EPS));
 }
 
-void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
+KERNEL_DISPATCH void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
                        const float *gamma, const float *beta, int M, int C) {
 #pragma omp parallel for schedule(static)
     for (int i = 0; i < M; i++) {
@@ -50,7 +51,7 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
     }
 }
 
-static void layernorm_backward_row(float *dx, const float *dy, const float *x, const float *gamma,
+KERNEL_INLINE void layernorm_backward_row(float *dx, const float *dy, const float *x, const float *gamma,
                                    float mu, float rs, int C) {
     float mean_g = 0.0f, mean_gx = 0.0f;
     for (int c = 0; c < C; c++) {
@@ -66,7 +67,7 @@ static void layernorm_backward_row(float *dx, const float *dy, const float *x, c
     }
 }
 
-static void layernorm_backward_params(float *dgamma, float *dbeta, const float *dout,
+KERNEL_DISPATCH static void layernorm_backward_params(float *dgamma, float *dbeta, const float *dout,
                                       const float *inp, const float *mean, const float *rstd,
                                       int M, int C) {
 #pragma omp parallel for schedule(static)
@@ -82,7 +83,7 @@ static void layernorm_backward_params(float *dgamma, float *dbeta, const float *
     }
 }
 
-void layernorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
+KERNEL_DISPATCH void layernorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
                         const float *inp, const float *gamma, const float *mean,
                         const float *rstd, int M, int C) {
     if (dinp) {
