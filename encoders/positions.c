@@ -14,6 +14,16 @@ static void sincos_1d(float *out, int dims, double x) {
     }
 }
 
+void pos_sincos_fill(float *table, int grid_h, int grid_w, int d) {
+    for (int c = 0; c < d; c++) table[c] = 0.0f;
+    for (int gy = 0; gy < grid_h; gy++)
+        for (int gx = 0; gx < grid_w; gx++) {
+            float *row = table + (size_t)(1 + gy * grid_w + gx) * d;
+            sincos_1d(row, d / 2, gy);
+            sincos_1d(row + d / 2, d / 2, gx);
+        }
+}
+
 int pos_table_declare(pos_table *t, param_store *ps, arena *a, const char *name, int grid_h, int grid_w,
                       int d, int learned) {
     t->rows = 1 + grid_h * grid_w;
@@ -29,11 +39,6 @@ int pos_table_declare(pos_table *t, param_store *ps, arena *a, const char *name,
                           "(change model.dim or set model.pos_embed: learned)", d);
     t->fixed = arena_floats(a, (size_t)t->rows * d);
     if (!t->fixed) return CRATE_EINTERNAL;
-    for (int gy = 0; gy < grid_h; gy++)
-        for (int gx = 0; gx < grid_w; gx++) {
-            float *row = t->fixed + (size_t)(1 + gy * grid_w + gx) * d;
-            sincos_1d(row, d / 2, gy);
-            sincos_1d(row + d / 2, d / 2, gx);
-        }
+    pos_sincos_fill(t->fixed, grid_h, grid_w, d);
     return CRATE_OK;
 }

@@ -19,6 +19,9 @@ typedef struct {
 
 int pos_table_declare(pos_table *t, param_store *ps, arena *a, const char *name, int grid_h, int grid_w,
                       int d, int learned);
+/* The fixed table (1 + grid_h·grid_w, d), d a multiple of 4, into table:
+ * also what an export writes for the positions and an import checks. */
+void pos_sincos_fill(float *table, int grid_h, int grid_w, int d);
 static inline const float *pos_table_data(const pos_table *t, const param_store *ps) {
     return t->learned >= 0 ? param_data(ps, t->learned) : t->fixed;
 }

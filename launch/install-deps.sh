@@ -15,6 +15,7 @@ packages=(
   bible-kjv                         # the text data: `bible` prints the KJV (crate-data kjv)
   fortunes                          # labelled short texts for the text probe (crate-data fortunes)
   python3-numpy python3-yaml lz4    # tests: independent readers of .npy, safetensors and checkpoints
+  python3-torch                     # tests: PyTorch CRATE models load the official-name exports
   sentencepiece                     # tests: spm_encode as an independent tokenizer
   munge slurm-wlm slurmctld slurmd slurm-client  # tests: a real one-node Slurm (launch/slurm-local.sh)
 )

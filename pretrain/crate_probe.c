@@ -11,7 +11,8 @@
  * probes. Features come from pretrain/probe_features.h (images) and
  * pretrain/text_features.h (labelled texts, data/labelled_text.h); this file
  * parses, dispatches, probes and reports.
- * `crate-probe CKPT --export-safetensors FILE` writes the encoder's tensors.
+ * `crate-probe CKPT --export-safetensors FILE [--names crate|official]` writes
+ * the model's tensors (pretrain/weight_export.h).
  */
 #include <cblas.h>
 #include <errno.h>
@@ -23,6 +24,7 @@
 #include "pretrain/probe_features.h"
 #include "pretrain/text_features.h"
 #include "pretrain/trainer.h"
+#include "pretrain/weight_export.h"
 #include "src/ckpt/checkpoint.h"
 #include "src/ckpt/manifest.h"
 #include "src/dist/comm.h"
@@ -32,14 +34,11 @@
 #include "src/eval/linear_probe.h"
 #include "src/io/json_line.h"
 #include "src/io/npy.h"
-#include "src/io/safetensors.h"
 #include "src/nn/param_init.h"
 
 static const char *TOOL = "crate-probe";
 static const char *FEATURE_NAMES[] = {"cls", "mean", "cls+mean"};
 static const char *POOL_NAMES[] = {"mean", "first", "last"};
-/* Indexed by enum train_objective (the order of objective.name's choices). */
-static const char *OBJECTIVE_NAMES[] = {"mae", "gpt2", "bert", "dino"};
 /* The default feature is the best one measured on MAE encoders (README,
  * Evaluating encoders): mean-pooled patch tokens of the last 4 layers; the
  * cls token alone, the weakest, falls below raw pixels. */
@@ -61,13 +60,14 @@ typedef struct {
     text_pool pool;
     int layers, layers_given, knn_k, raw_baseline, bow_baseline, random_init, batch, batch_given, threads;
     int train_limit, test_limit, feature_given, pool_given;
+    int official_names, image_h, image_w; /* --names official, --image-size HxW (exports) */
 } probe_args;
 
 static void usage(FILE *out) {
     fprintf(out,
             "usage: crate-probe CKPT --train SHARDS --test SHARDS [options]\n"
             "       crate-probe CKPT --text-train DIR --text-test DIR [options]\n"
-            "       crate-probe CKPT --export-safetensors FILE\n"
+            "       crate-probe CKPT --export-safetensors FILE [--names crate|official] [--image-size HxW]\n"
             "       mpirun -np N crate-probe CKPT ... (ranks share the images or texts)\n"
             "\n"
             "Evaluates the frozen encoder of a checkpoint (a run.dir/ckpt/step-NNNNNN folder, or\n"
@@ -115,7 +115,16 @@ static void usage(FILE *out) {
             "  --batch N                    images (default 256) or texts (default 8192 / context) per\n"
             "                               forward pass\n"
             "  --threads N                  OpenMP/OpenBLAS threads per rank (default: cores / ranks)\n"
-            "  --export-safetensors FILE    write the image encoder's tensors (names: encoder.*) and stop\n"
+            "\n"
+            "Exports (instead of a probe):\n"
+            "  --export-safetensors FILE    write the model's weights as safetensors and stop (--weights picks\n"
+            "                               a dino checkpoint's student or teacher, default the teacher)\n"
+            "  --names crate|official       crate: every tensor under crate's names (init.from reads them back);\n"
+            "                               official: the names and shapes of the official CRATE PyTorch code\n"
+            "                               (model/crate.py's CRATE for image encoders, crate-lm's CRATE-GPT for\n"
+            "                               gpt2), loadable with load_state_dict(strict=True); default crate\n"
+            "  --image-size HxW             the image size of an official export with fixed sin-cos positions\n"
+            "                               (default: read from the checkpoint's data.train)\n"
             "Exit status: 0 ok, 2 bad usage or input, 1 internal failure.\n");
 }
 
@@ -166,6 +175,10 @@ static int parse_args(int argc, char **argv, probe_args *a) {
         else if (!strcmp(k, "--text-test")) a->text_test = v;
         else if (!strcmp(k, "--save-features")) a->save_features = v;
         else if (!strcmp(k, "--export-safetensors")) a->export_path = v;
+        else if (!strcmp(k, "--names") && (!strcmp(v, "crate") || !strcmp(v, "official")))
+            a->official_names = !strcmp(v, "official");
+        else if (!strcmp(k, "--image-size") && sscanf(v, "%dx%d", &a->image_h, &a->image_w) == 2 &&
+                 a->image_h > 0 && a->image_w > 0 && a->image_h <= 65536 && a->image_w <= 65536) {}
         else if (!strcmp(k, "--weights") && !strcmp(v, "student")) a->weights = "params";
         else if (!strcmp(k, "--weights") && !strcmp(v, "teacher")) a->weights = "teacher";
         else if (!strcmp(k, "--out")) a->out = v;
@@ -198,32 +211,6 @@ static int parse_args(int argc, char **argv, probe_args *a) {
     if (a->layers < 1 || a->knn_k < 0 || a->batch < 1 || a->threads < 0)
         return crate_fail(CRATE_EINPUT, "--layers and --batch must be >= 1, --knn and --threads >= 0");
     return CRATE_OK;
-}
-
-/* The encoder's tensors as safetensors, straight from the checkpoint. */
-static int export_safetensors(const probe_args *a, const char *weights) {
-    ckpt_manifest m;
-    float *params = NULL;
-    int rc = checkpoint_read_section(a->ckpt, weights, &m, &params);
-    safetensors_tensor *t = rc == CRATE_OK ? crate_calloc((size_t)m.ntensors + 1, sizeof *t, "tensor list") : NULL;
-    int n = 0;
-    for (int i = 0; t && i < m.ntensors; i++) {
-        if (strncmp(m.tensors[i].name, "encoder.", 8)) continue;
-        t[n++] = (safetensors_tensor){m.tensors[i].name, m.tensors[i].ndim, m.tensors[i].shape,
-                                      params + m.tensors[i].offset};
-    }
-    if (rc == CRATE_OK && !t) rc = CRATE_EINTERNAL;
-    if (rc == CRATE_OK && n == 0) rc = crate_fail(CRATE_EINPUT, "%s has no image encoder (no encoder.* tensors)", a->ckpt);
-    char step[32];
-    snprintf(step, sizeof step, "%lld", (long long)m.step);
-    safetensors_meta meta[] = {{"format", "pt"}, {"producer", "crate"}, {"step", step}, {"config", m.config}};
-    if (rc == CRATE_OK) rc = safetensors_write(a->export_path, t, n, meta, 4);
-    if (rc == CRATE_OK)
-        printf("%s: wrote %d encoder tensors of step %s (%s) to %s\n", TOOL, n, step, weights, a->export_path);
-    free(t);
-    free(params);
-    ckpt_manifest_free(&m);
-    return rc;
 }
 
 /* The weight decays the sweep tries, strongest first. Texts add stronger ones:
@@ -338,7 +325,7 @@ static const char *image_weights(const probe_args *a, const ckpt_manifest *m) {
 /* CRATE_EINPUT when the checkpoint's encoder (its config: cfg) is not for this kind of data. */
 static int check_kind(const probe_args *a, const train_config *cfg, int text) {
     if (train_config_is_text(cfg) == text) return CRATE_OK;
-    const char *objective = OBJECTIVE_NAMES[cfg->objective.name];
+    const char *objective = train_config_objective_name(cfg);
     return text ? crate_fail(CRATE_EINPUT, "%s is an image model (objective %s): probe it with --train and --test "
                              "image shards, not labelled texts", a->ckpt, objective)
                 : crate_fail(CRATE_EINPUT, "%s is a text model (objective %s): probe it with --text-train DIR "
@@ -481,7 +468,7 @@ static int probe_bow(const probe_args *a, const text_set *tr, const text_set *te
 
 static int print_text_report(const probe_args *a, const probe_report *r, const frozen_text *ft, const text_set *tr,
                              const text_set *te, double seconds) {
-    const char *objective = OBJECTIVE_NAMES[ft->cfg.objective.name];
+    const char *objective = train_config_objective_name(&ft->cfg);
     printf("\n%s: %s (step %lld%s), %s encoder, pool %s x %d layer(s), %d classes, %d train / %d test texts\n",
            TOOL, a->ckpt, (long long)r->step, a->random_init ? ", weights replaced by its random init" : "",
            objective, POOL_NAMES[a->pool], r->layers, tr->text.classes, r->n_train, r->n_test);
@@ -548,13 +535,23 @@ static int probe_text(const comm_info *c, const probe_args *a) {
 }
 
 /* --export-safetensors: the weights --weights names (default: as the probe). */
-static int export_image_encoder(const probe_args *a) {
+static int export_weights(const probe_args *a) {
     ckpt_manifest m;
     train_config cfg;
     int rc = read_manifest(a->ckpt, &m, &cfg);
     const char *weights = rc == CRATE_OK ? image_weights(a, &m) : a->weights ? a->weights : "params";
     ckpt_manifest_free(&m);
-    return export_safetensors(a, weights);
+    weight_export_request r = {a->ckpt, weights, a->export_path, a->official_names, a->image_h, a->image_w};
+    weight_export_report rep;
+    rc = weight_export(&r, &rep);
+    if (rc == CRATE_OK) {
+        printf("%s: wrote %d tensors of step %lld (%s, %s names) to %s", TOOL, rep.written, rep.step,
+               strcmp(weights, "teacher") ? "trained weights" : "teacher", a->official_names ? "official" : "crate",
+               a->export_path);
+        if (rep.left_out) printf("; %d tensors the official model has no place for were left out", rep.left_out);
+        printf("\n");
+    }
+    return rc;
 }
 
 int main(int argc, char **argv) {
@@ -574,7 +571,7 @@ int main(int argc, char **argv) {
         int threads = trainer_threads(a.threads, &c);
         omp_set_num_threads(threads);
         openblas_set_num_threads(threads);
-        if (a.export_path) rc = c.rank == 0 ? export_image_encoder(&a) : CRATE_OK;
+        if (a.export_path) rc = c.rank == 0 ? export_weights(&a) : CRATE_OK;
         else rc = a.text_train ? probe_text(&c, &a) : probe(&c, &a);
     }
     rc = comm_agree_report(&c, TOOL, rc);

@@ -47,6 +47,11 @@ static const config_key train_schema[] = {
     KEY_INT(model, context, "256", 1, 1 << 20, "text models: tokens per window T (learned positions for T)"),
     KEY_FLOAT(model, init_std, "0.02", 0, 10, "std of the truncated-normal init of cls/mask tokens and learned positions (matrices: Xavier)"),
 
+    /* init: where a fresh run's weights come from (pretrain/weight_import.h). */
+    KEY_STRING(init, from, "",
+               "safetensors file a fresh run starts from instead of the random init (crate or official CRATE "
+               "names, crate-probe --export-safetensors); a resumed run ignores it"),
+
     /* objective: which pretraining objective drives the run (DESIGN §3). */
     KEY_ENUM(objective, name, "mae", "mae|gpt2|bert|dino",
              "pretraining objective: masked autoencoding of images, causal language model, masked language model, "
@@ -227,6 +232,13 @@ static int check_dino(const train_config *cfg, const config_sources *src) {
 
 int train_config_is_text(const train_config *cfg) {
     return cfg->objective.name == TRAIN_OBJECTIVE_GPT2 || cfg->objective.name == TRAIN_OBJECTIVE_BERT;
+}
+
+const char *train_config_objective_name(const train_config *cfg) {
+    /* indexed by enum train_objective, the order of objective.name's choices */
+    static const char *const names[] = {"mae", "gpt2", "bert", "dino"};
+    int i = cfg->objective.name;
+    return i >= 0 && i < (int)(sizeof names / sizeof *names) ? names[i] : "unknown";
 }
 
 static int check_eval(const train_config *cfg, const config_sources *src) {

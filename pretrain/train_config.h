@@ -36,6 +36,10 @@ typedef struct {
 } train_model_config;
 
 typedef struct {
+    char from[CONFIG_STRING_MAX]; /* "" : the random init */
+} train_init_config;
+
+typedef struct {
     int name; /* enum train_objective */
 } train_objective_config;
 
@@ -103,6 +107,7 @@ typedef struct {
 typedef struct {
     train_run_config run;
     train_model_config model;
+    train_init_config init;
     train_objective_config objective;
     train_mae_config mae;
     train_gpt2_config gpt2;
@@ -128,6 +133,8 @@ int train_config_load(train_config *cfg, config_sources *src, const char *path, 
 /* The same from YAML text (the config stored in a checkpoint manifest). */
 /* 1 for the objectives with a text model (gpt2, bert). */
 int train_config_is_text(const train_config *cfg);
+/* objective.name as the config spells it: "mae", "gpt2", "bert" or "dino". */
+const char *train_config_objective_name(const train_config *cfg);
 
 int train_config_load_text(train_config *cfg, config_sources *src, const char *text, const char *name);
 

@@ -20,6 +20,7 @@
 #include "data/batch_source.h"
 #include "pretrain/objective.h"
 #include "pretrain/stop_signal.h"
+#include "pretrain/weight_import.h"
 #include "src/ckpt/checkpoint.h"
 #include "src/dist/dp_optim.h"
 #include "src/error.h"
@@ -86,15 +87,33 @@ static int open_source(trainer *t, const config_sources *src) {
     return CRATE_OK;
 }
 
+/* Parameters from init.from on top of the seed's (every rank reads the file,
+ * so all start equal); rank 0 says what came from where. */
+static int import_weights(trainer *t) {
+    weight_import_report rep;
+    int rc = weight_import(t->cfg->init.from, &t->ps, t->cfg, &rep);
+    if (rc == CRATE_OK && t->comm->rank == 0) {
+        printf("init.from: %d tensors from %s (%s names)", rep.loaded, t->cfg->init.from,
+               rep.official ? "official CRATE" : "crate");
+        if (rep.skipped) printf("; %d in the file are not in this model (%s)", rep.skipped, rep.skipped_names);
+        if (rep.kept) printf("; %d keep their random init (%s)", rep.kept, rep.kept_names);
+        printf("\n");
+    }
+    return rc;
+}
+
 /* Fresh values of everything a checkpoint would restore: parameters from the
- * seed, a teacher equal to them, buffers as declared, zero AdamW moments. */
-static void initialize_state(trainer *t) {
+ * seed (and with from_file, init.from's), a teacher equal to them, buffers as
+ * declared, zero AdamW moments. */
+static int initialize_state(trainer *t, int from_file) {
     uint64_t seed = (uint64_t)t->cfg->run.seed;
     float std = (float)t->cfg->model.init_std;
     param_store_initialize(&t->ps, seed, std);
+    int rc = from_file && t->cfg->init.from[0] ? import_weights(t) : CRATE_OK;
     if (t->obj->teacher) memcpy(t->obj->teacher->data, t->ps.data, t->ps.total * sizeof(float));
     if (t->obj->buffers) param_store_initialize(t->obj->buffers, seed, std);
     dp_optimizer_reset(&t->opt);
+    return rc;
 }
 
 static int build_model(trainer *t, const config_sources *src, objective_factory make) {
@@ -114,8 +133,8 @@ static int build_model(trainer *t, const config_sources *src, objective_factory 
     rc = grad_sync_init(&t->sync, &t->ps, t->comm, (int)dist->zero, dist->overlap,
                         (size_t)(dist->bucket_mb * (1 << 20) / sizeof(float)));
     if (rc == CRATE_OK) rc = dp_optimizer_init(&t->opt, &t->ps, t->comm, (int)dist->zero);
+    if (rc == CRATE_OK) rc = initialize_state(t, 0);
     if (rc != CRATE_OK) return rc;
-    initialize_state(t);
     t->flops_per_step = t->obj->ops->flops_per_batch(t->obj) * t->micro_steps * t->comm->world;
     return CRATE_OK;
 }
@@ -173,7 +192,10 @@ static int resume(trainer *t, const config_sources *src) {
     if (rc != CRATE_OK)
         return crate_fail_context(rc, "checkpoint.resume=%s (%s)", cfg->checkpoint.resume,
                                   config_where(src, "checkpoint.resume"));
-    if (step < 0 && dirty) initialize_state(t); /* a damaged candidate was partly read */
+    /* A fresh start: init.from's weights, or clean ones after a damaged
+     * candidate was partly read. Every rank must load the file, or none. */
+    if (step < 0 && (dirty || cfg->init.from[0])) rc = comm_agree_message(t->comm, initialize_state(t, 1));
+    if (rc != CRATE_OK) return rc;
     if (step > cfg->schedule.steps)
         return crate_fail(CRATE_EINPUT, "%s: the checkpoint is at step %lld, beyond schedule.steps = %lld",
                           config_where(src, "schedule.steps"), (long long)step, (long long)cfg->schedule.steps);
