@@ -16,6 +16,7 @@
  */
 #include <cblas.h>
 #include <errno.h>
+#include <limits.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,6 +129,23 @@ static void usage(FILE *out) {
             "Exit status: 0 ok, 2 bad usage or input, 1 internal failure.\n");
 }
 
+/* Every option that takes a value. */
+static const char *VALUE_OPTIONS[] = {"--train", "--test", "--text-train", "--text-test", "--save-features",
+                                      "--export-safetensors", "--names", "--image-size", "--weights", "--out",
+                                      "--layers", "--knn", "--batch", "--threads", "--train-limit", "--test-limit",
+                                      "--baseline", "--feature", "--pool"};
+
+/* A whole decimal number from 0 to 2^31 − 1 (atoi took "-1" and "12x"). */
+static int int_option(const char *k, const char *v, int *out) {
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (*v == '\0' || *end || errno || n < 0 || n > INT_MAX)
+        return crate_fail(CRATE_EINPUT, "option %s needs a whole number from 0 to %d, not '%s'", k, INT_MAX, v);
+    *out = (int)n;
+    return CRATE_OK;
+}
+
 /* The index of v in names[0, n), or -1. */
 static int choice(const char *v, const char *const *names, int n) {
     for (int i = 0; i < n; i++)
@@ -165,9 +183,11 @@ static int parse_args(int argc, char **argv, probe_args *a) {
                       .batch = 256};
     for (int i = 1; i < argc; i++) {
         const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int takes = 1;
+        int takes = 1, rc = CRATE_OK;
         if (k[0] != '-' && !a->ckpt) a->ckpt = k, takes = 0;
         else if (!strcmp(k, "--random-init")) a->random_init = 1, takes = 0;
+        else if (choice(k, VALUE_OPTIONS, (int)(sizeof VALUE_OPTIONS / sizeof *VALUE_OPTIONS)) < 0)
+            return crate_fail(CRATE_EINPUT, "unknown option '%s' (see --help)", k);
         else if (!v) return crate_fail(CRATE_EINPUT, "option %s needs a value (see --help)", k);
         else if (!strcmp(k, "--train")) a->train = v;
         else if (!strcmp(k, "--test")) a->test = v;
@@ -182,12 +202,12 @@ static int parse_args(int argc, char **argv, probe_args *a) {
         else if (!strcmp(k, "--weights") && !strcmp(v, "student")) a->weights = "params";
         else if (!strcmp(k, "--weights") && !strcmp(v, "teacher")) a->weights = "teacher";
         else if (!strcmp(k, "--out")) a->out = v;
-        else if (!strcmp(k, "--layers")) a->layers = atoi(v), a->layers_given = 1;
-        else if (!strcmp(k, "--knn")) a->knn_k = atoi(v);
-        else if (!strcmp(k, "--batch")) a->batch = atoi(v), a->batch_given = 1;
-        else if (!strcmp(k, "--threads")) a->threads = atoi(v);
-        else if (!strcmp(k, "--train-limit")) a->train_limit = atoi(v);
-        else if (!strcmp(k, "--test-limit")) a->test_limit = atoi(v);
+        else if (!strcmp(k, "--layers")) rc = int_option(k, v, &a->layers), a->layers_given = 1;
+        else if (!strcmp(k, "--knn")) rc = int_option(k, v, &a->knn_k);
+        else if (!strcmp(k, "--batch")) rc = int_option(k, v, &a->batch), a->batch_given = 1;
+        else if (!strcmp(k, "--threads")) rc = int_option(k, v, &a->threads);
+        else if (!strcmp(k, "--train-limit")) rc = int_option(k, v, &a->train_limit);
+        else if (!strcmp(k, "--test-limit")) rc = int_option(k, v, &a->test_limit);
         else if (!strcmp(k, "--baseline") && !strcmp(v, "raw")) a->raw_baseline = 1;
         else if (!strcmp(k, "--baseline") && !strcmp(v, "bow")) a->bow_baseline = 1;
         else if (!strcmp(k, "--feature")) {
@@ -198,7 +218,8 @@ static int parse_args(int argc, char **argv, probe_args *a) {
             int p = choice(v, POOL_NAMES, 3);
             if (p < 0) return crate_fail(CRATE_EINPUT, "--pool %s: choose mean, first or last", v);
             a->pool = (text_pool)p, a->pool_given = 1;
-        } else return crate_fail(CRATE_EINPUT, "unknown option or value '%s %s' (see --help)", k, v);
+        } else return crate_fail(CRATE_EINPUT, "option %s: '%s' is not one of its values (see --help)", k, v);
+        if (rc != CRATE_OK) return rc;
         i += takes;
     }
     if (!a->ckpt) return crate_fail(CRATE_EINPUT, "missing CKPT (see --help)");

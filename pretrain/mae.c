@@ -211,7 +211,13 @@ int mae_objective_create(objective **out, const train_config *cfg, const data_sh
     m->n_keep = (int)(m->num_patches * (1.0 - cfg->mae.mask_ratio));
     if (m->n_keep < 1) m->n_keep = 1;
     m->n_tok = m->encode_all ? m->num_patches : m->n_keep;
-    int rc = mae_declare(m, cfg, shape, ps);
+    /* Nothing masked: the loss would be 0 at every step and train nothing. */
+    int rc = m->num_patches > 0 && m->n_keep >= m->num_patches
+                 ? crate_fail(CRATE_EINPUT, "mae.mask_ratio = %g masks none of the %d patches of a %dx%d image "
+                              "(model.patch = %d): the loss would be 0; raise mae.mask_ratio or use a smaller "
+                              "model.patch", cfg->mae.mask_ratio, m->num_patches, shape->height, shape->width, p)
+                 : CRATE_OK;
+    if (rc == CRATE_OK) rc = mae_declare(m, cfg, shape, ps);
     if (rc == CRATE_OK) rc = mae_alloc(m);
     if (rc == CRATE_OK && cfg->eval.every > 0 && (rc = knn_monitor_open(&m->monitor, cfg)) == CRATE_OK)
         m->monitoring = 1;

@@ -261,8 +261,17 @@ static int check_warmup(const train_config *cfg, const config_sources *src) {
                       (long long)cfg->schedule.steps, config_where(src, "schedule.steps"));
 }
 
+/* Checkpoint folders are listed one per line (src/ckpt/checkpoint.c): a
+ * newline in run.dir would split its own path. */
+static int check_run_dir(const train_config *cfg, const config_sources *src) {
+    if (!strchr(cfg->run.dir, '\n')) return CRATE_OK;
+    return crate_fail(CRATE_EINPUT, "run.dir (%s) contains a line break: name the folder without one",
+                      config_where(src, "run.dir"));
+}
+
 static int check_rules(train_config *cfg, config_sources *src) {
-    int rc = check_heads(cfg, src);
+    int rc = check_run_dir(cfg, src);
+    if (rc == CRATE_OK) rc = check_heads(cfg, src);
     if (rc == CRATE_OK) rc = check_lr(cfg, src);
     if (rc == CRATE_OK) rc = check_warmup(cfg, src);
     if (rc == CRATE_OK) rc = check_eval(cfg, src);

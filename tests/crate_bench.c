@@ -214,8 +214,9 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    if (threads < 1 || steps < 1 || size < 64) {
-        fprintf(stderr, "crate-bench: --threads, --steps must be >= 1 and --sgemm-size >= 64\n");
+    /* 16384² floats are 1 GiB a matrix: the sgemm needs three. */
+    if (threads < 1 || steps < 1 || size < 64 || size > 16384) {
+        fprintf(stderr, "crate-bench: --threads, --steps must be >= 1 and --sgemm-size from 64 to 16384\n");
         return 2;
     }
     omp_set_num_threads(threads);

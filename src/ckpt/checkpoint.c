@@ -341,10 +341,12 @@ static char *bcast_string(const comm_info *c, const char *s) {
     return out;
 }
 
-/* The manifest of dir on every rank (rank 0 reads it). */
+/* The manifest of dir on every rank (rank 0 reads it); *m is always safe to
+ * free, also when the file could not be read. */
 static int read_manifest(const comm_info *c, const char *dir, ckpt_manifest *m) {
     char path[PATH_CAP], *text = NULL;
     size_t len;
+    memset(m, 0, sizeof *m);
     path_of(path, dir, "manifest.yaml");
     int rc = c->rank == 0 ? fs_read_file(path, &text, &len) : CRATE_OK;
     rc = comm_agree_message(c, rc);

@@ -254,8 +254,9 @@ static int parse_tensor(doc_ctx *c, yaml_node_t *n, ckpt_tensor *t) {
         yaml_node_t *v = item(c, shape, d);
         char *end;
         if (!v || v->type != YAML_SCALAR_NODE) return missing(c, n, "shape");
+        errno = 0;
         t->shape[d] = strtoll((char *)v->data.scalar.value, &end, 10);
-        if (*end || t->shape[d] < 1) return missing(c, n, "shape");
+        if (*end || errno == ERANGE || t->shape[d] < 1) return missing(c, n, "shape");
     }
     return CRATE_OK;
 }
@@ -365,8 +366,35 @@ static int parse_buffers(doc_ctx *c, yaml_node_t *root, ckpt_manifest *m) {
     yaml_node_t *b = get(c, root, "buffers");
     int64_t total = 0;
     if (get_int(c, b, "total", 1, &total)) return missing(c, root, "buffers.total");
+    if (total > (int64_t)CKPT_TOTAL_MAX)
+        return crate_fail(CRATE_EINPUT, "%s: buffers.total %lld is above %llu: the manifest is damaged or was edited",
+                          c->where, (long long)total, (unsigned long long)CKPT_TOTAL_MAX);
     m->buffer_total = (uint64_t)total;
     return parse_tensor_list(c, b, &m->buffer_tensors, &m->nbuffer_tensors);
+}
+
+/* Every tensor of a layout of `total` floats lies inside it, and (count > 0)
+ * their sizes add up to the manifest's param_count: a reader may then use
+ * the offsets and shapes, and allocate `total` floats, without further
+ * checks. Sizes are multiplied with overflow checks (each dim ≤ total). */
+static int check_tensors(doc_ctx *c, const char *what, const ckpt_tensor *t, int n, uint64_t total, uint64_t count) {
+    uint64_t sum = 0;
+    for (int i = 0; i < n; i++) {
+        uint64_t numel = 1;
+        for (int d = 0; d < t[i].ndim; d++) {
+            uint64_t dim = (uint64_t)t[i].shape[d];
+            numel = dim > total || (dim && numel > total / dim) ? total + 1 : numel * dim;
+        }
+        if (numel > total || t[i].offset > total - numel)
+            return crate_fail(CRATE_EINPUT, "%s: %s[%d] (%s) at offset %llu does not fit in total %llu: the manifest "
+                              "is damaged or was edited", c->where, what, i, t[i].name,
+                              (unsigned long long)t[i].offset, (unsigned long long)total);
+        sum += numel;
+    }
+    if (count && sum != count)
+        return crate_fail(CRATE_EINPUT, "%s: the tensors hold %llu floats but param_count is %llu: the manifest is "
+                          "damaged or was edited", c->where, (unsigned long long)sum, (unsigned long long)count);
+    return CRATE_OK;
 }
 
 static int parse_root(doc_ctx *c, yaml_node_t *root, ckpt_manifest *m) {
@@ -385,6 +413,12 @@ static int parse_root(doc_ctx *c, yaml_node_t *root, ckpt_manifest *m) {
         get_int(c, data, "global_batch", 1, &m->global_batch) || get_int(c, data, "samples_seen", 0, &m->samples_seen) ||
         get_str(c, root, "config", &config) || get_seq(c, root, "shards", &shards, &m->nshards))
         return CRATE_EINPUT;
+    /* Bounds before anything is sized from them: 2^40 floats (4 TiB) per
+     * layout is far above any model and keeps every byte count in range. */
+    if (world > CKPT_MAX_WORLD || total > (int64_t)CKPT_TOTAL_MAX || zero > 1)
+        return crate_fail(CRATE_EINPUT, "%s: world_size %lld, total %lld or zero %lld is out of range (at most %d, "
+                          "%llu, 1): the manifest is damaged or was edited", c->where, (long long)world,
+                          (long long)total, (long long)zero, CKPT_MAX_WORLD, (unsigned long long)CKPT_TOTAL_MAX);
     m->world = (int)world, m->zero = (int)zero, m->total = (uint64_t)total, m->param_count = (uint64_t)count;
     m->config = strdup(config);
     m->shards = crate_calloc((size_t)m->nshards + 1, sizeof *m->shards, "manifest shards");
@@ -401,6 +435,9 @@ static int parse_root(doc_ctx *c, yaml_node_t *root, ckpt_manifest *m) {
     if (m->total % (uint64_t)m->world || m->buffer_total % (uint64_t)m->world)
         return crate_fail(CRATE_EINPUT, "%s: total %llu or buffers.total %llu is not a multiple of world_size %d",
                           c->where, (unsigned long long)m->total, (unsigned long long)m->buffer_total, m->world);
+    if ((rc = check_tensors(c, "tensors", m->tensors, m->ntensors, m->total, m->param_count)) ||
+        (rc = check_tensors(c, "buffers.tensors", m->buffer_tensors, m->nbuffer_tensors, m->buffer_total, 0)))
+        return rc;
     for (int i = 0; i < m->nshards; i++) {
         ckpt_range r = ckpt_manifest_range(m, 0, i);
         if (m->shards[i].lo != r.lo || m->shards[i].hi != r.hi)

@@ -15,7 +15,8 @@
  *         section the model layout (tensors, total). Version 1 had no such key:
  *         its sections are params, exp_avg, exp_avg_sq.
  *   config: the resolved config, as YAML text
- *   tensors: [{name, shape, offset}]  (offsets in floats into the flat vector)
+ *   tensors: [{name, shape, offset}]  (offsets in floats into the flat vector;
+ *         checked to lie inside total and to add up to param_count)
  *   buffers: {total, tensors: [...]}  only with a buffers section
  *   shards:  [{file, lo, hi, bytes, crc32}]  shard r of W holds, of every
  *         section whose layout has length T, [r·T/W, (r+1)·T/W); lo, hi are
@@ -49,6 +50,8 @@ typedef struct {
 } ckpt_shard_entry;
 
 #define CKPT_SECTION_NAME_MAX 32
+#define CKPT_MAX_WORLD (1 << 20)                 /* ranks that may have written a checkpoint */
+#define CKPT_TOTAL_MAX ((uint64_t)1 << 40)        /* floats per layout: 4 TiB, far above any model */
 
 typedef struct {
     char name[CKPT_SECTION_NAME_MAX];

@@ -18,11 +18,14 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #define WHERE_CAP 1024 /* a location quoted inside an error message */
@@ -458,9 +461,28 @@ static int load_stream(config_sources *src, void *out, FILE *f, const char *path
     return rc;
 }
 
+/* Only a regular file of at most CONFIG_FILE_MAX bytes is read: a folder
+ * would reach libyaml as an anonymous "input error", a FIFO would block the
+ * start-up forever (O_NONBLOCK makes opening it return at once). */
 static int load_file(config_sources *src, void *out, const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return crate_fail(CRATE_EINPUT, "cannot read config '%s': %s", path, strerror(errno));
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return crate_fail(CRATE_EINPUT, "cannot read config '%s': %s", path, strerror(errno));
+    struct stat st;
+    int rc = fstat(fd, &st) ? crate_fail(CRATE_EINPUT, "cannot read config '%s': %s", path, strerror(errno))
+             : S_ISDIR(st.st_mode) ? crate_fail(CRATE_EINPUT, "config '%s' is a folder: give the YAML file, e.g. "
+                                               "%s/mae.yaml", path, path)
+             : !S_ISREG(st.st_mode) ? crate_fail(CRATE_EINPUT, "config '%s' is not a regular file (a FIFO or "
+                                                 "device?): give a YAML file", path)
+             : st.st_size > CONFIG_FILE_MAX ? crate_fail(CRATE_EINPUT, "config '%s' is %lld bytes, more than the %d "
+                                                        "a config may have: is it the right file?", path,
+                                                        (long long)st.st_size, CONFIG_FILE_MAX)
+             : CRATE_OK;
+    FILE *f = rc == CRATE_OK ? fdopen(fd, "rb") : NULL;
+    if (rc == CRATE_OK && !f) rc = crate_fail(CRATE_EINTERNAL, "fdopen '%s': %s", path, strerror(errno));
+    if (!f) {
+        close(fd);
+        return rc;
+    }
     return load_stream(src, out, f, path);
 }
 

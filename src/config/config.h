@@ -39,6 +39,7 @@
 typedef enum { CONFIG_INT, CONFIG_FLOAT, CONFIG_BOOL, CONFIG_STRING, CONFIG_ENUM } config_type;
 
 #define CONFIG_STRING_MAX 512
+#define CONFIG_FILE_MAX (1 << 20) /* bytes: a config is a page of YAML; anything larger is the wrong file */
 
 typedef struct {
     const char *section, *key;  /* "model", "depth" → written model.depth */
