@@ -9,7 +9,8 @@
 #    crate's outputs to 1e-4 relative (image: cls+mean features of every
 #    layer; text: the logits of every position);
 #  - export → init.from (a run with learning rate 0) → export gives the same
-#    bytes, for crate names and official names, image and text;
+#    bytes, for crate names and official names, image and text, and on 2
+#    ranks as on 1;
 #  - an official (encoder-only) import into MAE keeps the decoder's init, an
 #    MAE model's import into DINO skips the decoder and keeps the head's init,
 #    and both say so; a resumed run does not read init.from again;
@@ -45,6 +46,11 @@ check "... every tensor came from the file" grep -q "init.from: .* (crate names)
 export_of "$tmp/i-crate/ckpt" --export-safetensors "$tmp/i-crate.safetensors"
 check "export -> import -> export (crate names): identical bytes" cmp "$tmp/m.crate.safetensors" "$tmp/i-crate.safetensors"
 
+pretrain_tiny 2 "$tmp/i-crate2" init.from="$tmp/m.crate.safetensors" $(still) >"$tmp/i-crate2.txt" 2>&1
+check "init.from on 2 ranks: exit 0" [ $? -eq 0 ]
+export_of "$tmp/i-crate2/ckpt" --export-safetensors "$tmp/i-crate2.safetensors"
+check "... every rank started from the file: the same bytes as on 1 rank" \
+  cmp "$tmp/i-crate.safetensors" "$tmp/i-crate2.safetensors"
 mpirun -np 1 "${mpirun_flags[@]}" -x OMP_NUM_THREADS=1 "$build/crate-pretrain" configs/dino-tiny.yaml \
   data.train="$tmp/D/train" run.dir="$tmp/i-dino" init.from="$tmp/m.crate.safetensors" schedule.steps=2 \
   schedule.warmup_steps=0 >"$tmp/i-dino.txt" 2>&1
