@@ -111,7 +111,7 @@ int shard_writer_start(shard_writer **out, const char *path, const shard_header 
         shard_writer_free(w);
         return CRATE_EINTERNAL;
     }
-    w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644); /* never through a link */
     if (w->fd < 0) {
         int e = errno;
         int st = crate_fail(fs_errno_status(e), "%s: cannot create: %s", w->tmp_path, strerror(e));

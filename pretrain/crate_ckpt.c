@@ -2,14 +2,14 @@
  *
  *   crate-ckpt info CKPT      step, writer, tensors, shard sizes, attached files
  *   crate-ckpt verify CKPT    reads every shard and attached file, checking sizes
- *                             and checksums
+ *                             and checksums, and parses the stored config
  *   crate-ckpt diff A B       largest differences of every section (parameters, AdamW
  *                             moments, teacher, buffers)
  *   crate-ckpt extract CKPT NAME OUT
  *                             writes the attached file NAME (tokenizer.model, ...;
  *                             src/ckpt/files.h), verified, to OUT ("-": stdout)
  *
- * CKPT is a step folder or a folder with `latest` (run.dir/ckpt). diff prints,
+ * CKPT is a step folder or a folder of them (run.dir/ckpt: the newest). diff prints,
  * per section, max|a−b| and the normwise relative difference
  * max|a−b| / max|a|, then one JSON line; it needs the same tensor table
  * (the same model), whatever rank counts wrote A and B.
@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pretrain/train_config.h"
 #include "src/ckpt/checkpoint.h"
 #include "src/error.h"
 #include "src/io/fs.h"
@@ -32,10 +33,11 @@ static void usage(FILE *out) {
             "       crate-ckpt diff CKPT_A CKPT_B\n"
             "       crate-ckpt extract CKPT NAME OUT\n"
             "\n"
-            "CKPT is a checkpoint folder (run.dir/ckpt/step-NNNNNN) or a folder whose `latest`\n"
-            "names one (run.dir/ckpt). info lists its sections, shards and attached files (an\n"
-            "objective's tokenizer.model, ...); verify reads every shard and attached file and\n"
-            "checks its size and crc32; diff compares every section (parameters, AdamW moments,\n"
+            "CKPT is a checkpoint folder (run.dir/ckpt/step-NNNNNN) or a folder of them\n"
+            "(run.dir/ckpt: its newest). info lists its sections, shards and attached files (an\n"
+            "objective's tokenizer.model, ...); verify checks the manifest's own checksum, reads\n"
+            "every shard and attached file and checks its size and crc32, and parses the config\n"
+            "stored in the manifest; diff compares every section (parameters, AdamW moments,\n"
             "teacher, buffers) of two checkpoints of the same model (written by any rank\n"
             "counts); extract checks the attached file NAME and writes it to OUT (replaced\n"
             "atomically; - for stdout).\n"
@@ -121,12 +123,29 @@ static int diff(const char *a_path, const char *b_path) {
     return rc;
 }
 
-/* Every shard and attached file, checked. */
+/* The config stored in the manifest: a valid config (what crate-probe and a
+ * resume rebuild the model from) whose seed and batch are the manifest's. */
+static int check_stored_config(const ckpt_manifest *m, const char *path) {
+    train_config cfg;
+    config_sources src = {0};
+    char name[PATH_CAP + 32];
+    snprintf(name, sizeof name, "the config stored in %s", path);
+    int rc = train_config_load_text(&cfg, &src, m->config, name);
+    if (rc == CRATE_OK && (cfg.run.seed != m->seed || cfg.schedule.global_batch != m->global_batch))
+        rc = crate_fail(CRATE_EINPUT, "%s has run.seed %lld and schedule.global_batch %lld, the manifest says %lld "
+                        "and %lld: the manifest is damaged or was edited", name, (long long)cfg.run.seed,
+                        (long long)cfg.schedule.global_batch, (long long)m->seed, (long long)m->global_batch);
+    config_sources_free(&src);
+    return rc;
+}
+
+/* Every shard and attached file, and the stored config, checked. */
 static int verify(const char *path) {
     ckpt_manifest m;
     float *vec[CKPT_MAX_SECTIONS];
     int rc = checkpoint_read_all(path, &m, NULL, vec);
     if (rc == CRATE_OK) rc = checkpoint_verify_files(path, &m);
+    if (rc == CRATE_OK) rc = check_stored_config(&m, path);
     if (rc == CRATE_OK) {
         printf("%s: ok: step %lld, %d shards of %d sections verified; %d attached file%s verified", path,
                (long long)m.step, m.nshards, m.nsections, m.nfiles, m.nfiles == 1 ? "" : "s");

@@ -18,8 +18,11 @@ static uint64_t text_hash(const char *s) {
     return h;
 }
 
+/* This rank's config. Local: a rank that fails here (the file missing on
+ * its node) still reaches the collective agreement that follows. */
 static int load_config(train_config *cfg, config_sources *src, const comm_info *comm, const char *tool, int argc,
-                       char **argv) {
+                       char **argv, char **text) {
+    *text = NULL;
     if (argc < 2 || argv[1][0] == '-')
         return crate_fail(CRATE_EINPUT, "missing CONFIG (run `%s --help`)", tool);
     /* A bare name (mae-tiny) is looked up in the install's and the source tree's configs. */
@@ -27,15 +30,16 @@ static int load_config(train_config *cfg, config_sources *src, const comm_info *
     int rc = config_path_resolve(argv[1], path, sizeof path);
     if (rc == CRATE_OK) rc = train_config_load(cfg, src, path, argc - 2, argv + 2);
     if (rc != CRATE_OK) return rc;
-    char *text = train_config_yaml(cfg);
-    if (!text) return CRATE_EINTERNAL;
-    if (comm->rank == 0) printf("# resolved config (%s)\n%s\n", path, text);
-    int same = comm_all_equal(text_hash(text));
-    free(text);
-    if (!same)
-        return crate_fail(CRATE_EINPUT, "the resolved config differs between ranks (is %s the same file on every "
-                          "node, and are the overrides the same?)", path);
+    if (!(*text = train_config_yaml(cfg))) return CRATE_EINTERNAL;
+    if (comm->rank == 0) printf("# resolved config (%s)\n%s\n", path, *text);
     return CRATE_OK;
+}
+
+/* Collective, once every rank has its config: they must be the same. */
+static int check_same_config(const char *text, const char *config_arg) {
+    if (comm_all_equal(text_hash(text))) return CRATE_OK;
+    return crate_fail(CRATE_EINPUT, "the resolved config differs between ranks (is %s the same file on every node, "
+                      "and are the overrides the same?)", config_arg);
 }
 
 int pretrain_main(int argc, char **argv, const char *tool, void (*usage)(FILE *out), objective_factory make) {
@@ -55,7 +59,10 @@ int pretrain_main(int argc, char **argv, const char *tool, void (*usage)(FILE *o
     }
     train_config cfg;
     config_sources src = {0};
-    int rc = comm_agree_report(&comm, tool, load_config(&cfg, &src, &comm, tool, argc, argv));
+    char *text;
+    int rc = comm_agree_report(&comm, tool, load_config(&cfg, &src, &comm, tool, argc, argv, &text));
+    if (rc == CRATE_OK) rc = comm_agree_report(&comm, tool, check_same_config(text, argv[1]));
+    free(text);
     trainer *t = NULL;
     if (rc == CRATE_OK) rc = comm_agree_report(&comm, tool, trainer_setup(&t, &cfg, &src, &comm, make));
     if (rc == CRATE_OK) {

@@ -3,7 +3,11 @@
  * flag; the trainer checks it at the next step boundary, where every rank
  * agrees on it in the step's loss reduction, so all ranks save the same
  * checkpoint together and no rank ever saves alone. Further signals while
- * saving only set the flag again: the save completes. */
+ * saving only set the flag again: the save completes — except a second
+ * SIGINT, which a person at a terminal sends to stop at once (the default
+ * action: the process ends, the last committed checkpoint is intact). A
+ * signal that arrives during start-up ends the run before its first step,
+ * with nothing new to save (exit 75). */
 #ifndef CRATE_STOP_SIGNAL_H
 #define CRATE_STOP_SIGNAL_H
 

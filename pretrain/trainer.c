@@ -27,6 +27,7 @@
 #include "src/io/fs.h"
 #include "src/dist/grad_sync.h"
 #include "src/io/metrics.h"
+#include "src/io/run_lock.h"
 #include "src/optim/optim.h"
 #include "src/nn/param_init.h"
 #include "src/nn/teacher.h"
@@ -40,6 +41,7 @@ struct trainer {
     dp_optimizer opt;
     grad_sync sync;
     FILE *metrics;
+    int lock_fd; /* rank 0: run.dir's lock (src/io/run_lock.h), -1 elsewhere */
     char run_dir[CONFIG_STRING_MAX], ckpt_dir[CONFIG_STRING_MAX + 8];
     ckpt_options ckpt;
     int64_t first_step; /* steps already done (restored from a checkpoint) */
@@ -209,6 +211,7 @@ int trainer_setup(trainer **out, const train_config *cfg, const config_sources *
     if (!t) return CRATE_EINTERNAL;
     t->cfg = cfg;
     t->comm = comm;
+    t->lock_fd = -1;
     *out = t;
     snprintf(t->run_dir, sizeof t->run_dir, "%s", cfg->run.dir);
     int threads = trainer_threads(cfg->dist.threads_per_rank, comm);
@@ -218,6 +221,9 @@ int trainer_setup(trainer **out, const train_config *cfg, const config_sources *
     if (rc == CRATE_OK) rc = build_model(t, src, make);
     if (rc == CRATE_OK && comm->rank == 0 && (rc = fs_mkdir_p(t->run_dir)) != CRATE_OK)
         rc = crate_fail_context(rc, "%s: run.dir", config_where(src, "run.dir"));
+    /* Before anything in the folder is read or changed (resume sets damaged
+     * checkpoints aside): one trainer per run.dir. */
+    if (rc == CRATE_OK && comm->rank == 0) rc = run_lock_take(t->run_dir, "crate-pretrain", &t->lock_fd);
     /* Resuming is collective: every rank must get there, or none. */
     rc = comm_agree_message(comm, rc);
     if (rc == CRATE_OK) rc = resume(t, src);
@@ -325,6 +331,19 @@ int trainer_train(trainer *t, int *exit_status) {
                          cfg->schedule.steps};
     progress p = {0, fs_now(), fs_now(), 0};
     *exit_status = 0;
+    /* A signal during start-up (data, model, resume): nothing trained since
+     * the checkpoint it resumed from, so nothing to save; every rank agrees. */
+    double signalled = stop_signal_received() != 0;
+    if (t->comm->world > 1) comm_sum_doubles(&signalled, 1);
+    if (signalled > 0) {
+        if (t->comm->rank == 0)
+            printf("crate-pretrain: stopped by a signal while starting, before step %lld: nothing new to save; exit "
+                   "status %d asks to be requeued, and the same command %s%s\n", (long long)t->first_step + 1,
+                   STOP_SIGNAL_EXIT_REQUEUE, t->first_step > 0 ? "resumes from " : "starts the run again",
+                   t->first_step > 0 ? t->ckpt_dir : "");
+        *exit_status = STOP_SIGNAL_EXIT_REQUEUE;
+        return CRATE_OK;
+    }
     if (cfg->run.stop_after > 0 && t->first_step >= cfg->run.stop_after && t->first_step < cfg->schedule.steps) {
         if (t->comm->rank == 0)
             printf("crate-pretrain: already at step %lld, where run.stop_after = %lld stops; nothing to do (the "
@@ -403,5 +422,6 @@ void trainer_destroy(trainer *t) {
     dp_optimizer_free(&t->opt);
     grad_sync_free(&t->sync);
     if (t->metrics) fclose(t->metrics);
+    run_lock_release(t->lock_fd);
     free(t);
 }

@@ -22,6 +22,18 @@ finish() {
   echo "$passed passed, $failed failed"
   [ "$failed" -eq 0 ]
 }
+# manifest_reseal MANIFEST: recomputes the checksum line (src/ckpt/manifest.h)
+# of an edited manifest.yaml, so a test reaches the checks behind it — what
+# a crafted manifest would have to pass.
+manifest_reseal() {
+  python3 - "$1" <<'PY'
+import sys, zlib
+path = sys.argv[1]
+text = open(path, 'rb').read()
+body = text[:text.rindex(b'manifest_crc32: ')]
+open(path, 'wb').write(body + b'manifest_crc32: "%08x"\n' % zlib.crc32(body))
+PY
+}
 # json_field FILE KEY: the KEY values of a JSON-lines file, one per line.
 json_field() {
   sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" "$1"

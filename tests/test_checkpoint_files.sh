@@ -92,7 +92,10 @@ damaged missing 'rm "$dir/toy.bin"' "is missing (the manifest lists it)"
 damaged truncated 'truncate -s 4000 "$dir/toy.bin"' "has 4000 bytes, the manifest says 5000"
 
 # 3. An untrusted manifest.
-set_bytes() { sed -i "s/{name: toy.bin, bytes: [0-9]*,/{name: toy.bin, bytes: $2,/" "$1/manifest.yaml"; }
+# (each edit resealed: manifest_reseal, the checksum a crafted manifest would carry)
+set_bytes() {
+  sed -i "s/{name: toy.bin, bytes: [0-9]*,/{name: toy.bin, bytes: $2,/" "$1/manifest.yaml" && manifest_reseal "$1/manifest.yaml"
+}
 cp -r "$tmp/ref/ckpt/step-000030" "$tmp/huge"
 set_bytes "$tmp/huge" 200000000
 # 150 MB of address space: enough for the tool, not for the 200 MB it claims.
@@ -114,6 +117,7 @@ check "a size beyond the cap: refused by the parser (exit 2)" [ $? -eq 2 ]
 check "... saying so" grep -q "attached file 'toy.bin' claims 1000000000000 bytes (at most 256 MiB)" "$tmp/beyond.txt"
 cp -r "$tmp/ref/ckpt/step-000030" "$tmp/path"
 sed -i "s/{name: toy.bin,/{name: ..\/..\/toy.bin,/" "$tmp/path/manifest.yaml"
+manifest_reseal "$tmp/path/manifest.yaml"
 ckpt extract "$tmp/path" ../../toy.bin "$tmp/path.bin" 2>"$tmp/path.txt"
 check "a name with a path in the manifest: refused (exit 2)" [ $? -eq 2 ]
 check "... naming the rule" grep -q "attached file name '../../toy.bin' is not allowed: .*no '/')" "$tmp/path.txt"

@@ -177,7 +177,11 @@ static int write_manifest(const comm_info *c, const ckpt_state *st, const ckpt_m
     return rc;
 }
 
-/* Rank 0: make step-N the committed, newest checkpoint. */
+/* Rank 0: make step-N the committed, newest checkpoint. Once the rename is
+ * done the checkpoint is committed: `latest` is a convenience for people and
+ * scripts (the tools find the newest step folder without it), so failing to
+ * write it (a full disk) is a note, and a stale `latest` is removed rather
+ * than left naming an older step. */
 static int commit(const ckpt_options *o, const char *tmp, const char *final, int64_t step) {
     fs_sync_dir(tmp);
     int rc = fs_commit_rename(tmp, final);
@@ -185,7 +189,13 @@ static int commit(const ckpt_options *o, const char *tmp, const char *final, int
     char latest[PATH_CAP], text[64];
     path_of(latest, o->dir, "latest");
     fs_part part = {text, (size_t)snprintf(text, sizeof text, "step-%06lld\n", (long long)step)};
-    return fs_write_atomic(latest, &part, 1);
+    if (fs_write_atomic(latest, &part, 1) != CRATE_OK) {
+        fprintf(stderr, "%s: note: %s is committed, but %s: %s\n", o->tool, final,
+                unlink(latest) == 0 ? "writing `latest` failed and the stale one was removed"
+                                    : "`latest` could not be updated",
+                crate_errmsg());
+    }
+    return CRATE_OK;
 }
 
 /* The step of a committed checkpoint's folder name ("step-000200"), or -1. */
@@ -289,14 +299,18 @@ int checkpoint_save(const ckpt_options *o, const comm_info *c, const ckpt_state 
 /* ---- loading ---- */
 
 void checkpoint_resolve(const char *from, char *out) {
-    char probe[PATH_CAP], *text;
-    size_t len;
-    path_of(probe, from, "latest");
     snprintf(out, PATH_CAP, "%s", from);
-    if (!exists(probe) || fs_read_file(probe, &text, &len) != CRATE_OK) return;
-    text[strcspn(text, "\n")] = 0;
-    path_of(out, from, text);
-    free(text);
+    char **names, probe[PATH_CAP], step_dir[PATH_CAP];
+    int n;
+    if (list_committed(from, &names, &n) != CRATE_OK) return;
+    for (int i = 0; i < n; i++) {
+        path_of(step_dir, from, names[i]);
+        if (exists(path_of(probe, step_dir, "manifest.yaml"))) {
+            snprintf(out, PATH_CAP, "%s", step_dir);
+            break;
+        }
+    }
+    free_names(names, n);
 }
 
 /* Rank 0: candidate folders, newest first, '\n'-separated; stale saves noted. */
@@ -378,7 +392,7 @@ static int same_tensors(const ckpt_tensor *saved, int nsaved, const param_store 
 /* Same model, sections, seed and batch? A mismatch is the user's config,
  * not damage. */
 static int compatible(const ckpt_manifest *m, const ckpt_state *st, const ckpt_meta *expect, const char *dir) {
-    const char *fix = "resume with the config in its manifest.yaml, or set checkpoint.resume=none or another run.dir";
+    const char *fix = "resume with the config in its manifest.yaml, or start in another run.dir";
     if (m->seed != expect->seed || m->global_batch != expect->global_batch)
         return crate_fail(CRATE_EINPUT, "%s was written with run.seed %lld and schedule.global_batch %lld; this run "
                           "has run.seed %lld and schedule.global_batch %lld: %s", dir, (long long)m->seed, (long long)m->global_batch,
@@ -401,7 +415,7 @@ static int compatible(const ckpt_manifest *m, const ckpt_state *st, const ckpt_m
         if (e && e->crc32 != crc32_update(0, f->data, f->bytes))
             return crate_fail(CRATE_EINPUT, "%s was written with another %s than this run's (%llu bytes, crc32 %08x "
                               "there; %zu bytes here): was the data re-made with another tokenizer? Train on the "
-                              "data it was trained on, or set checkpoint.resume=none or another run.dir", dir,
+                              "data it was trained on, or start in another run.dir", dir,
                               f->name, (unsigned long long)e->bytes, e->crc32, f->bytes);
     }
     int rc = same_tensors(m->tensors, m->ntensors, st->ps, "model", dir, fix);
@@ -462,11 +476,34 @@ static void set_aside(const ckpt_options *o, const char *dir) {
     }
 }
 
+/* Rank 0: a run starting at `step` (−1: fresh) saves step+1, step+2, ...
+ * into o->dir and prunes by step number, so a committed checkpoint there
+ * beyond it (another run's, or a later one than the folder resumed from)
+ * would be kept in place of this run's saves, or prune them: refused. */
+static int check_nothing_ahead(const ckpt_options *o, int64_t step) {
+    char **names;
+    int n;
+    int rc = list_committed(o->dir, &names, &n);
+    long long newest = n > 0 ? committed_step(names[0]) : -1;
+    if (rc == CRATE_OK && newest > step) {
+        rc = step < 0 ? crate_fail(CRATE_EINPUT, "%s already holds checkpoints of an earlier run (newest %s/%s): a "
+                                   "fresh start there would keep its saves in place of this run's and prune this "
+                                   "run's. Resume it (checkpoint.resume=auto), start in another run.dir, or remove "
+                                   "%s first", o->dir, o->dir, names[0], o->dir)
+                      : crate_fail(CRATE_EINPUT, "%s holds %s, beyond step %lld this run resumes from: its saves "
+                                   "would collide with that one. Resume the newest (checkpoint.resume=auto), or move "
+                                   "the later step folders out of %s first", o->dir, names[0], (long long)step,
+                                   o->dir);
+    }
+    free_names(names, n);
+    return rc;
+}
+
 int checkpoint_resume(const ckpt_options *o, const comm_info *c, const char *from, const ckpt_state *st,
                       const ckpt_meta *expect, int64_t *step, int *dirty) {
     *step = -1;
     *dirty = 0;
-    if (strcmp(from, "none") == 0) return CRATE_OK;
+    if (strcmp(from, "none") == 0) return comm_agree_message(c, c->rank == 0 ? check_nothing_ahead(o, -1) : CRATE_OK);
     int automatic = strcmp(from, "auto") == 0;
     char *list = NULL;
     int rc = comm_agree_message(c, c->rank == 0 ? candidates(o, from, &list) : CRATE_OK);
@@ -504,6 +541,7 @@ int checkpoint_resume(const ckpt_options *o, const comm_info *c, const char *fro
         if (rc != CRATE_OK) break;
     }
     free(all);
+    if (rc == CRATE_OK) rc = comm_agree_message(c, c->rank == 0 ? check_nothing_ahead(o, *step) : CRATE_OK);
     if (rc == CRATE_OK && *step < 0 && automatic && c->rank == 0)
         printf("%s: no usable checkpoint in %s: starting from step 0\n", o->tool, o->dir);
     return rc;

@@ -82,14 +82,19 @@ int checkpoint_save(const ckpt_options *o, const comm_info *c, const ckpt_state 
  * the store is then re-initialised by the caller if a damaged candidate was
  * partly read: *dirty says so). Errors: an explicit checkpoint that is
  * unusable, or one written by another model, seed or global batch, or
- * without a section this state has (a teacher, buffers). */
+ * without a section this state has (a teacher, buffers); and o->dir holding
+ * a committed checkpoint beyond the step the run starts from (a fresh start
+ * into a used run.dir, or resuming an older step folder than its newest):
+ * its saves would collide with those. */
 int checkpoint_resume(const ckpt_options *o, const comm_info *c, const char *from, const ckpt_state *st,
                       const ckpt_meta *expect, int64_t *step, int *dirty);
 
 #define PATH_CAP 4096
 
 /* The checkpoint a path names (out: PATH_CAP bytes): a step folder itself,
- * or a folder whose `latest` names one (run.dir/ckpt). */
+ * or, for a folder holding step-N folders (run.dir/ckpt), the newest of them
+ * with a manifest. `latest` is not read: it is written for people and
+ * scripts, and a full disk can leave it behind a committed save. */
 void checkpoint_resolve(const char *from, char *out);
 
 /* Without MPI: reads the checkpoint `path` names (checkpoint_resolve) whole:

@@ -9,9 +9,12 @@
 #include <yaml.h>
 
 #include "src/error.h"
+#include "src/io/crc32.h"
 
 #define MANIFEST_FORMAT "crate-checkpoint"
-#define MANIFEST_VERSION 2
+#define MANIFEST_VERSION 3
+/* Version 3's last line: the crc32 of every byte before it. */
+#define CHECKSUM_KEY "manifest_crc32: "
 
 /* ---- emitting ---- */
 
@@ -185,6 +188,15 @@ char *ckpt_manifest_emit(const ckpt_manifest *m, size_t *len) {
         out.buf = NULL;
     }
     yaml_emitter_delete(&em.e);
+    /* The checksum line, a key of the root mapping to YAML, is appended to
+     * the emitted text so that it covers that text byte for byte. */
+    char line[64];
+    int n = snprintf(line, sizeof line, CHECKSUM_KEY "\"%08x\"\n", crc32_update(0, out.buf, out.len));
+    if (out.buf && !append(&out, (unsigned char *)line, (size_t)n)) {
+        crate_fail(CRATE_EINTERNAL, "emitting the checkpoint manifest failed: out of memory");
+        free(out.buf);
+        out.buf = NULL;
+    }
     *len = out.len;
     return out.buf;
 }
@@ -419,6 +431,11 @@ static int parse_root(doc_ctx *c, yaml_node_t *root, ckpt_manifest *m) {
         return crate_fail(CRATE_EINPUT, "%s: world_size %lld, total %lld or zero %lld is out of range (at most %d, "
                           "%llu, 1): the manifest is damaged or was edited", c->where, (long long)world,
                           (long long)total, (long long)zero, CKPT_MAX_WORLD, (unsigned long long)CKPT_TOTAL_MAX);
+    /* The data cursor is written as step × global_batch (DESIGN §7). */
+    if (m->step > INT64_MAX / m->global_batch || m->samples_seen != m->step * m->global_batch)
+        return crate_fail(CRATE_EINPUT, "%s: data.samples_seen %lld is not step %lld x global_batch %lld: the "
+                          "manifest is damaged or was edited", c->where, (long long)m->samples_seen,
+                          (long long)m->step, (long long)m->global_batch);
     m->world = (int)world, m->zero = (int)zero, m->total = (uint64_t)total, m->param_count = (uint64_t)count;
     m->config = strdup(config);
     m->shards = crate_calloc((size_t)m->nshards + 1, sizeof *m->shards, "manifest shards");
@@ -466,13 +483,41 @@ const ckpt_file_entry *ckpt_manifest_file(const ckpt_manifest *m, const char *na
     return NULL;
 }
 
+/* The checksum line, if the text ends with one (*sealed), checked against
+ * the text before it. */
+static int check_checksum(const char *text, size_t len, const char *where, int *sealed) {
+    const size_t key = strlen(CHECKSUM_KEY);
+    size_t end = len > 0 && text[len - 1] == '\n' ? len - 1 : len, start = end;
+    while (start > 0 && text[start - 1] != '\n') start--;
+    *sealed = end - start >= key && !memcmp(text + start, CHECKSUM_KEY, key);
+    if (!*sealed) return CRATE_OK;
+    char digits[16] = {0};
+    unsigned stored = 0;
+    int n = 0;
+    if (end - start != key + 10 || text[start + key] != '"' || text[end - 1] != '"')
+        return crate_fail(CRATE_EINPUT, "%s: the last line, %.*s, is not %s\"8 hex digits\": damaged", where,
+                          (int)(end - start < 64 ? end - start : 64), text + start, CHECKSUM_KEY);
+    memcpy(digits, text + start + key + 1, 8);
+    if (sscanf(digits, "%8x%n", &stored, &n) != 1 || n != 8)
+        return crate_fail(CRATE_EINPUT, "%s: the checksum '%s' is not 8 hex digits: damaged", where, digits);
+    uint32_t actual = crc32_update(0, text, start);
+    if (actual != stored)
+        return crate_fail(CRATE_EINPUT, "%s: the manifest's text does not match its checksum (crc32 %08x, its last "
+                          "line says %08x): it was edited or damaged. An edited step, size or config would resume a "
+                          "run that never happened; use an intact copy, or an earlier step folder", where, actual,
+                          stored);
+    return CRATE_OK;
+}
+
 int ckpt_manifest_parse(ckpt_manifest *m, const char *text, size_t len, const char *where) {
     memset(m, 0, sizeof *m);
+    int sealed;
+    int rc = check_checksum(text, len, where, &sealed);
+    if (rc != CRATE_OK) return rc;
     yaml_parser_t p;
     doc_ctx c = {.where = where};
     yaml_parser_initialize(&p);
     yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
-    int rc;
     if (!yaml_parser_load(&p, &c.doc)) {
         rc = crate_fail(CRATE_EINPUT, "%s:%lu: not valid YAML (%s): truncated or damaged", where,
                         (unsigned long)p.problem_mark.line + 1, p.problem ? p.problem : "unknown problem");
@@ -481,6 +526,9 @@ int ckpt_manifest_parse(ckpt_manifest *m, const char *text, size_t len, const ch
     }
     yaml_node_t *root = yaml_document_get_root_node(&c.doc);
     rc = root ? parse_root(&c, root, m) : crate_fail(CRATE_EINPUT, "%s: empty manifest", where);
+    if (rc == CRATE_OK && m->version >= 3 && !sealed)
+        rc = crate_fail(CRATE_EINPUT, "%s: version %d ends with a '%s' line, this one has none: truncated or "
+                        "edited", where, m->version, CHECKSUM_KEY "\"...\"");
     yaml_document_delete(&c.doc);
     yaml_parser_delete(&p);
     return rc;

@@ -2,7 +2,7 @@
  * saved, by whom, and how to check it. Written with libyaml's emitter, read
  * with its document loader. Keys (all present unless said):
  *
- *   format: crate-checkpoint       version: 2 (1 is still read)
+ *   format: crate-checkpoint       version: 3 (1 and 2 are still read)
  *   step: optimizer steps completed (the AdamW t of the next step is step + 1)
  *   world_size, zero: how many ranks wrote it and whether AdamW was sharded
  *   param_count: Σ numel;  total: the writer's flat length (padded to world_size)
@@ -24,8 +24,13 @@
  *   files:   [{name, bytes, crc32}]  only when the objective attached files
  *         (src/ckpt/files.h): each is <name> in the step folder, of that size
  *         and crc32. Absent (older manifests, objectives without any): none.
- *         Optional, so the version stays 2; a reader that predates it loads
- *         the tensors and ignores the files.
+ *         Optional; a reader that predates it loads the tensors and ignores
+ *         the files.
+ *   manifest_crc32: "8 hex digits", the last line (version 3): the crc32 of
+ *         every byte before it, so an edited digit (a step, a size, the
+ *         config) is refused rather than resumed. Appended to the emitted
+ *         YAML text; to YAML it is one more key of the root mapping. A
+ *         version 2 manifest has none and is read as before.
  */
 #ifndef CRATE_CKPT_MANIFEST_H
 #define CRATE_CKPT_MANIFEST_H

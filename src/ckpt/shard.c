@@ -93,7 +93,9 @@ int ckpt_shard_write(const char *path, int nsections, const ckpt_range *range, c
     info->version = SHARD_VERSION;
     if (nsections < 1 || nsections > CKPT_MAX_SECTIONS)
         return crate_fail(CRATE_EINTERNAL, "checkpoint shard '%s': %d sections", path, nsections);
-    shard_writer w = {.fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), .path = path, .info = info};
+    /* Into a folder made fresh for this save: exclusive, never through a link. */
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    shard_writer w = {.fd = fd, .path = path, .info = info};
     if (w.fd < 0)
         return crate_fail(fs_errno_status(errno), "cannot create checkpoint shard '%s': %s", path, strerror(errno));
     int rc = LZ4F_isError(LZ4F_createCompressionContext(&w.ctx, LZ4F_VERSION))

@@ -439,8 +439,44 @@ static int check_one_document(file_walk *w, yaml_parser_t *parser) {
     return rc;
 }
 
+/* A config is sections of keys: the values sit two collections deep. A
+ * deeply nested document is refused from libyaml's event stream before its
+ * loader builds the tree — on 400 KB of '[' the loader and scanner together
+ * take minutes; the events stop at the first collection too deep. */
+#define CONFIG_DEPTH_MAX 4
+static int check_depth(FILE *f, const char *path) {
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser))
+        return crate_fail(CRATE_EINTERNAL, "out of memory starting the YAML parser for '%s'", path);
+    yaml_parser_set_input_file(&parser, f);
+    int rc = CRATE_OK, depth = 0;
+    for (int end = 0; !end && rc == CRATE_OK;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&parser, &ev)) {
+            rc = fail_syntax(&parser, path);
+            break;
+        }
+        if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) depth++;
+        if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT) depth--;
+        if (depth > CONFIG_DEPTH_MAX)
+            rc = crate_fail(CRATE_EINPUT, "%s:%zu:%zu: nested more than %d levels deep; a config is sections "
+                            "('model:') of 'key: value' lines, two levels", path, ev.start_mark.line + 1,
+                            ev.start_mark.column + 1, CONFIG_DEPTH_MAX);
+        end = ev.type == YAML_STREAM_END_EVENT;
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&parser);
+    rewind(f);
+    return rc;
+}
+
 /* Reads one YAML document from f; `path` names it in messages. Closes f. */
 static int load_stream(config_sources *src, void *out, FILE *f, const char *path) {
+    int rc = check_depth(f, path);
+    if (rc != CRATE_OK) {
+        fclose(f);
+        return rc;
+    }
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser)) {
         fclose(f);
@@ -448,7 +484,6 @@ static int load_stream(config_sources *src, void *out, FILE *f, const char *path
     }
     yaml_parser_set_input_file(&parser, f);
     file_walk w = {.src = src, .out = out, .path = path};
-    int rc;
     if (!yaml_parser_load(&parser, &w.doc)) {
         rc = fail_syntax(&parser, path);
     } else {

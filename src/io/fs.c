@@ -67,9 +67,19 @@ static void fsync_parent(const char *path) {
     fs_sync_dir(d);
 }
 
-int fs_write_file_synced(const char *path, const void *data, size_t len) {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return crate_fail(fs_errno_status(errno), "cannot create '%s': %s", path, strerror(errno));
+/* Creates path for writing, exclusively: O_EXCL fails on anything already
+ * there, a symlink included (even a dangling one), so a planted link is never
+ * followed and no existing file is truncated. */
+static int create_exclusive(const char *path, int *fd) {
+    *fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (*fd >= 0) return CRATE_OK;
+    int e = errno;
+    return crate_fail(fs_errno_status(e), "cannot create '%s': %s%s", path, strerror(e),
+                      e == EEXIST ? " (something is already there; crate never writes through it)" : "");
+}
+
+/* write(2) of all len bytes, fsync, close; 0 or the errno of the failure. */
+static int write_all_synced(int fd, const void *data, size_t len) {
     const char *p = data;
     int e = 0;
     while (len > 0 && !e) {
@@ -79,6 +89,14 @@ int fs_write_file_synced(const char *path, const void *data, size_t len) {
     }
     if (!e && fsync(fd) != 0) e = errno;
     if (close(fd) != 0 && !e) e = errno;
+    return e;
+}
+
+int fs_write_file_synced(const char *path, const void *data, size_t len) {
+    int fd;
+    int rc = create_exclusive(path, &fd);
+    if (rc != CRATE_OK) return rc;
+    int e = write_all_synced(fd, data, len);
     return e ? crate_fail(fs_errno_status(e), "writing '%s' failed: %s", path, strerror(e)) : CRATE_OK;
 }
 
@@ -132,14 +150,45 @@ int fs_commit_rename(const char *from, const char *to) {
     return CRATE_OK;
 }
 
+/* What lstat says is at path: "a folder", "a symbolic link", ...; NULL for
+ * a regular file or nothing. */
+static const char *not_regular(const char *path, int *missing) {
+    struct stat st;
+    *missing = lstat(path, &st) != 0 && errno == ENOENT;
+    if (*missing || S_ISREG(st.st_mode)) return NULL;
+    if (S_ISDIR(st.st_mode)) return "a folder";
+    if (S_ISLNK(st.st_mode)) return "a symbolic link";
+    if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) return "a device";
+    if (S_ISFIFO(st.st_mode)) return "a FIFO";
+    if (S_ISSOCK(st.st_mode)) return "a socket";
+    return "not a regular file";
+}
+
 int fs_write_atomic(const char *path, const fs_part *parts, int nparts) {
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
         return crate_fail(CRATE_EINPUT, "path too long: '%s'", path);
-    FILE *f = fopen(tmp, "wb");
+    /* Only a regular file is ever replaced: rename(2) would put a file in
+     * place of a device node, a link or a FIFO someone else owns. */
+    int missing;
+    const char *kind = not_regular(path, &missing);
+    if (kind)
+        return crate_fail(CRATE_EINPUT, "refusing to replace '%s': it is %s, not a regular file (move it away or "
+                          "write elsewhere)", path, kind);
+    /* A regular file or a link left at path.tmp (a crash mid-write, or
+     * planted) is unlinked, never written through; anything else is refused. */
+    if ((kind = not_regular(tmp, &missing)) && strcmp(kind, "a symbolic link"))
+        return crate_fail(CRATE_EINPUT, "cannot write '%s': its temporary '%s' is %s (remove it)", path, tmp, kind);
+    if (!missing && unlink(tmp) != 0 && errno != ENOENT)
+        return crate_fail(fs_errno_status(errno), "cannot remove the stale '%s': %s", tmp, strerror(errno));
+    int fd;
+    int st = create_exclusive(tmp, &fd);
+    if (st != CRATE_OK) return st;
+    FILE *f = fdopen(fd, "wb");
     if (!f) {
-        int e = errno;
-        return crate_fail(fs_errno_status(e), "cannot create '%s': %s", tmp, strerror(e));
+        close(fd);
+        unlink(tmp);
+        return crate_fail(CRATE_EINTERNAL, "cannot write '%s': %s", tmp, strerror(errno));
     }
     errno = 0;
     int e = 0;
@@ -152,7 +201,7 @@ int fs_write_atomic(const char *path, const fs_part *parts, int nparts) {
         return crate_fail(fs_errno_status(e), "writing '%s' failed: %s (the previous file, if any, is intact)",
                           path, strerror(e));
     }
-    int st = fs_commit_rename(tmp, path);
+    st = fs_commit_rename(tmp, path);
     if (st) unlink(tmp);
     return st;
 }

@@ -16,14 +16,19 @@ int fs_mkdir_p(const char *path);
 int fs_commit_rename(const char *from, const char *to);
 /* Replaces path crash-safely: writes the parts in order to path.tmp, fsyncs
  * it and renames it over path (fs_commit_rename). On failure the previous
- * file, if any, is intact and path.tmp is gone. */
+ * file, if any, is intact and path.tmp is gone. Only a regular file (or
+ * nothing) at path is replaced: a folder, link, device, FIFO or socket there
+ * is refused. path.tmp is created exclusively (O_EXCL, O_NOFOLLOW) after a
+ * stale file or link of that name is unlinked, so no link is followed. */
 typedef struct {
     const void *p;
     size_t n;
 } fs_part;
 int fs_write_atomic(const char *path, const fs_part *parts, int nparts);
-/* Writes len bytes to path (created or truncated) and fsyncs it; a failure
- * (a full disk) names the path and the cause. */
+/* Writes len bytes to a new file path and fsyncs it; path must not exist
+ * (created with O_EXCL | O_NOFOLLOW: a planted file or link there is an
+ * error, never written through). A failure (a full disk) names the path and
+ * the cause. For files inside a folder being built, before it is committed. */
 int fs_write_file_synced(const char *path, const void *data, size_t len);
 /* Reads a whole file into a malloc'd, NUL-terminated buffer. */
 int fs_read_file(const char *path, char **data, size_t *len);
