@@ -22,6 +22,17 @@ finish() {
   echo "$passed passed, $failed failed"
   [ "$failed" -eq 0 ]
 }
+# expect_2 NAME GREP_PATTERN COMMAND...: COMMAND exits 2 (within
+# $expect_timeout s, default 120: a hang is a failure) and prints PATTERN.
+expect_2() {
+  local name=$1 pattern=$2
+  shift 2
+  timeout -s KILL "${expect_timeout:-120}" "$@" >"$tmp/out.txt" 2>&1
+  local rc=$?
+  check "$name: exit 2 (got $rc)" [ $rc -eq 2 ]
+  check "$name: says \"$pattern\"" grep -q -- "$pattern" "$tmp/out.txt"
+  [ $rc -eq 2 ] || sed 's/^/    /' "$tmp/out.txt" | tail -5
+}
 # manifest_reseal MANIFEST: recomputes the checksum line (src/ckpt/manifest.h)
 # of an edited manifest.yaml, so a test reaches the checks behind it — what
 # a crafted manifest would have to pass.

@@ -15,16 +15,7 @@
 #       option, crate-bench --sgemm-size 99999999.
 set -u
 . "$(dirname "$0")/lib.sh" "$1"
-# expect_2 NAME GREP_PATTERN COMMAND...: COMMAND exits 2 and prints PATTERN.
-expect_2() {
-  local name=$1 pattern=$2
-  shift 2
-  timeout -s KILL 60 "$@" >"$tmp/out.txt" 2>&1
-  local rc=$?
-  check "$name: exit 2 (got $rc)" [ $rc -eq 2 ]
-  check "$name: says \"$pattern\"" grep -q -- "$pattern" "$tmp/out.txt"
-  [ $rc -eq 2 ] || sed 's/^/    /' "$tmp/out.txt" | tail -5
-}
+expect_timeout=60
 pretrain=("$build/crate-pretrain" configs/mae-tiny.yaml data.train="$tmp/D/train")
 
 "${pretrain[@]}" run.dir="$tmp/good" schedule.steps=2 schedule.warmup_steps=1 >/dev/null 2>&1

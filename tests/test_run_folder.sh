@@ -15,19 +15,8 @@
 #       the tools and the next resume find.
 set -u
 . "$(dirname "$0")/lib.sh" "$1"
-"$build/crate-data" fashion-mnist "$tmp/D" >/dev/null
 pretrain=("$build/crate-pretrain" configs/mae-tiny.yaml data.train="$tmp/D/train" schedule.warmup_steps=1
   log.every=1 dist.threads_per_rank=1)
-# expect_2 NAME GREP_PATTERN COMMAND...: COMMAND exits 2 and prints PATTERN.
-expect_2() {
-  local name=$1 pattern=$2
-  shift 2
-  timeout -s KILL 120 "$@" >"$tmp/out.txt" 2>&1
-  local rc=$?
-  check "$name: exit 2 (got $rc)" [ $rc -eq 2 ]
-  check "$name: says \"$pattern\"" grep -q -- "$pattern" "$tmp/out.txt"
-  [ $rc -eq 2 ] || sed 's/^/    /' "$tmp/out.txt" | tail -5
-}
 
 # [5] MPMD: the same program with a config that exists on one rank only.
 for missing in 1 0; do
