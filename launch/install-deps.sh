@@ -11,6 +11,7 @@ packages=(
   liblz4-dev libyaml-dev            # shards and checkpoints; configs
   libsentencepiece-dev              # the tokenizer (data/spm.h)
   libpng-dev                        # PNG files: crate-views' contact sheets (src/io/png.h)
+  libcairo2-dev                     # plots: crate-analyze's layer curves (src/io/plot.h)
   dataset-fashion-mnist             # the image data (DESIGN §11)
   bible-kjv                         # the text data: `bible` prints the KJV (crate-data kjv)
   fortunes                          # labelled short texts for the text probe (crate-data fortunes)
