@@ -108,14 +108,30 @@ static void draw_axes(cairo_t *cr, const frame *f, const plot_panel *p) {
         snprintf(label, sizeof label, "%g", fabs(t) < 1e-12 * step ? 0.0 : t);
         text_at(cr, x, f->top + f->height + 6, label, 0.5, 1);
     }
-    /* y ticks: decades on a log axis (and 2, 5 within a short range) */
-    step = f->log_y ? fmax(1, round(nice_step(f->y1 - f->y0))) : nice_step(f->y1 - f->y0);
-    for (double t = ceil(f->y0 / step) * step; t <= f->y1 + 1e-9 * step; t += step) {
-        double y = py(f, t);
+    /* y ticks: multiples of a nice step; on a log axis m × 10^k, with the
+     * mantissas m a span of that many decades can label legibly */
+    static const double DENSE[] = {1, 1.5, 2, 3, 4, 5, 6, 8}, SOME[] = {1, 2, 5}, DECADE[] = {1};
+    double span = f->y1 - f->y0, ticks[64];
+    int nticks = 0;
+    step = nice_step(span);
+    if (f->log_y) {
+        const double *m = span < 1 ? DENSE : span < 2.5 ? SOME : DECADE;
+        int nm = span < 1 ? 8 : span < 2.5 ? 3 : 1;
+        for (double k = floor(f->y0); k <= ceil(f->y1) && nticks < 60; k += span < 6 ? 1 : ceil(span / 6))
+            for (int i = 0; i < nm; i++) {
+                double t = k + log10(m[i]);
+                if (t >= f->y0 && t <= f->y1) ticks[nticks++] = t;
+            }
+    } else {
+        for (double t = ceil(f->y0 / step) * step; t <= f->y1 + 1e-9 * step && nticks < 60; t += step)
+            ticks[nticks++] = fabs(t) < 1e-12 * step ? 0.0 : t;
+    }
+    for (int i = 0; i < nticks; i++) {
+        double y = py(f, ticks[i]);
         cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
         cairo_move_to(cr, f->left, y), cairo_line_to(cr, f->left + f->width, y), cairo_stroke(cr);
         cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
-        snprintf(label, sizeof label, "%g", f->log_y ? pow(10, t) : fabs(t) < 1e-12 * step ? 0.0 : t);
+        snprintf(label, sizeof label, "%.3g", f->log_y ? pow(10, ticks[i]) : ticks[i]);
         text_at(cr, f->left - 6, y, label, 1, 0.5);
     }
     cairo_set_source_rgb(cr, 0.3, 0.3, 0.3);
@@ -206,7 +222,23 @@ static void draw_legend(cairo_t *cr, const frame *f, const plot_panel *p) {
         listed++;
     }
     if (!listed) return;
-    double w = widest + 40, h = 18.0 * listed + 8, x = f->left + f->width - w - 8, y = f->top + 8;
+    double w = widest + 40, h = 18.0 * listed + 8, x = 0, y = 0;
+    /* The corner (top right, top left, bottom right, bottom left) whose box
+     * covers the fewest points of the curves. */
+    long fewest = -1;
+    for (int corner = 0; corner < 4; corner++) {
+        double cx = corner % 2 ? f->left + 8 : f->left + f->width - w - 8;
+        double cy = corner < 2 ? f->top + 8 : f->top + f->height - h - 8;
+        long covered = 0;
+        for (int s = 0; s < p->nseries; s++)
+            for (int i = 0; i < p->series[s].n; i++) {
+                double yy = axis_y(f, p->series[s].y[i]);
+                if (!isfinite(yy)) continue;
+                double qx = px(f, p->series[s].x[i]), qy = py(f, yy);
+                covered += qx >= cx - 4 && qx <= cx + w + 4 && qy >= cy - 4 && qy <= cy + h + 4;
+            }
+        if (fewest < 0 || covered < fewest) fewest = covered, x = cx, y = cy;
+    }
     cairo_set_source_rgba(cr, 1, 1, 1, 0.85);
     cairo_rectangle(cr, x, y, w, h);
     cairo_fill_preserve(cr);
