@@ -39,6 +39,9 @@ void labelled_text_free(labelled_text *t) {
 }
 
 int labelled_text_add_class(labelled_text *t, const char *name, int *label) {
+    if (t->classes >= LABELLED_TEXT_MAX_CLASSES)
+        return crate_fail(CRATE_EINPUT, "class '%s' would be class %d: a labelled text set holds at most %d classes",
+                          name, t->classes + 1, LABELLED_TEXT_MAX_CLASSES);
     if (t->classes == t->cap_classes) {
         int n = t->cap_classes ? t->cap_classes * 2 : 16;
         char **p = realloc(t->names, (size_t)n * sizeof *p);
@@ -56,6 +59,9 @@ int labelled_text_add_class(labelled_text *t, const char *name, int *label) {
 }
 
 int labelled_text_add(labelled_text *t, int label, const char *text, size_t len) {
+    if (label < 0 || label >= t->classes) /* labels index names: the probes trust them */
+        return crate_fail(CRATE_EINTERNAL, "a text of label %d added to a set of %d classes (a caller bug)", label,
+                          t->classes);
     if (t->count == t->cap_labels) {
         if (t->cap_labels > INT32_MAX / 2)
             return crate_fail(CRATE_EINPUT, "more than %d texts: too many for a probe", t->cap_labels);
@@ -159,6 +165,9 @@ int labelled_text_read(labelled_text *t, const char *dir) {
         return crate_fail(fs_errno_status(e), "%s: cannot list the folder: %s", dir, strerror(e));
     }
     int st = count ? CRATE_OK : crate_fail(CRATE_EINPUT, "%s holds no class files; " FOLDER_FIX, dir);
+    if (count > LABELLED_TEXT_MAX_CLASSES) /* before reading any */
+        st = crate_fail(CRATE_EINPUT, "%s holds %d files, more than the %d classes a labelled text folder may have: "
+                        "each file is a class; " FOLDER_FIX, dir, count, LABELLED_TEXT_MAX_CLASSES);
     for (int i = 0; !st && i < count; i++) st = read_class(t, dir, names[i]->d_name);
     for (int i = 0; i < count; i++) free(names[i]);
     free(names);

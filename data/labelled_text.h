@@ -24,8 +24,9 @@
  * sorted by name in byte order: class c, label c, is the c-th name. Names
  * that start with '.' are not classes (LABELLED_TEXT_MARKER, editors' and
  * file managers' files). Anything else in the folder (a subfolder) is an
- * error, as are a folder without classes and a class without records: each
- * message names the path and what to do.
+ * error, as are a folder without classes, one of more than
+ * LABELLED_TEXT_MAX_CLASSES, and a class without records: each message
+ * names the path and what to do.
  *
  * The writer puts a set into a folder in the same form (every record
  * followed by "\n%\n", the classes' records in the set's order), so reading
@@ -43,6 +44,9 @@
 #include "data/text_corpus.h"
 
 #define LABELLED_TEXT_MAX_RECORD 65536
+/* Classes of a set: labels 0 … 65535, what the probes take (a class is a
+ * row of the classifier and a column of every score table). */
+#define LABELLED_TEXT_MAX_CLASSES 65536
 #define LABELLED_TEXT_MARKER ".crate-labelled-text"
 
 typedef struct {
@@ -60,7 +64,8 @@ void labelled_text_free(labelled_text *t);
 
 /* Appends a class named `name`; *label is its index. */
 int labelled_text_add_class(labelled_text *t, const char *name, int *label);
-/* Appends one record of class `label`, text[0, len) (len <= LABELLED_TEXT_MAX_RECORD). */
+/* Appends one record of class `label` (a class added before: in [0, classes)),
+ * text[0, len) (len <= LABELLED_TEXT_MAX_RECORD). */
 int labelled_text_add(labelled_text *t, int label, const char *text, size_t len);
 /* Appends the records of data[0, n), the contents of the class file `path`
  * (named in messages), as class `label`; *added counts them. */

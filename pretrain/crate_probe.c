@@ -14,13 +14,17 @@
  * `crate-probe CKPT --export-safetensors FILE [--names crate|official]` writes
  * the model's tensors (pretrain/weight_export.h).
  */
+#define _POSIX_C_SOURCE 200809L /* mkstemp, O_NONBLOCK */
 #include <cblas.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "pretrain/probe_features.h"
 #include "pretrain/text_features.h"
@@ -75,7 +79,11 @@ static void usage(FILE *out) {
             "run.dir/ckpt for its latest), written by any rank count: a linear probe (weight decay\n"
             "chosen on a held-out 10%% of train, never on test) and a k-NN classifier on its features.\n"
             "Image encoders (objectives mae, dino) take image shards, text models (gpt2, bert) labelled texts.\n"
-            "Prints a summary and one JSON line: {\"linear_top1\", \"knn_top1\", ...}.\n"
+            "Prints a summary and one JSON line: {\"linear_top1\", \"knn_top1\", ...}; top-5 (\"linear_top5\")\n"
+            "only with more than 5 classes (with 5 or fewer it is always 100%%: left out, no key), and\n"
+            "\"knn_k\" is the k used (--knn, or the train rows when there are fewer). Output paths (--out,\n"
+            "--save-features, --export-safetensors) are checked writable before anything runs; the test\n"
+            "set must have the train set's image shape (or class files), labels must be 0 ... 65535.\n"
             "\n"
             "Images:\n"
             "  --train DIR, --test DIR      image shards (crate-data fashion-mnist)\n"
@@ -234,6 +242,89 @@ static int parse_args(int argc, char **argv, probe_args *a) {
     return CRATE_OK;
 }
 
+/* ---- output paths, checked before anything runs ----
+ * A probe takes minutes to hours; an output it cannot write must fail
+ * before it starts, not after. Each check makes the file system call that
+ * will be made (an append, a file created in the folder), since permission
+ * bits alone do not tell (root ignores them; a read-only mount does not show
+ * in them), and removes whatever it created. */
+
+#define OUTPUT_FIX "give a path in a folder that exists and that you can write (checked before the probe runs)"
+
+/* CRATE_OK if a new file can be created in folder dir (a file created and removed). */
+static int check_folder_writable(const char *option, const char *path, const char *dir) {
+    char *probe = fs_path_join(dir, ".crate-probe-check-XXXXXX");
+    if (!probe) return CRATE_EINTERNAL;
+    int fd = mkstemp(probe), e = errno;
+    if (fd >= 0) close(fd), unlink(probe);
+    free(probe);
+    if (fd >= 0) return CRATE_OK;
+    return crate_fail(CRATE_EINPUT, "%s %s: cannot write in the folder %s: %s; " OUTPUT_FIX, option, path, dir,
+                      strerror(e));
+}
+
+/* The folder of a file path: everything before its last '/', or ".". */
+static char *folder_of(const char *path) {
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 1;
+    char *dir = crate_malloc(n + 1, "path");
+    if (!dir) return NULL;
+    if (!slash) memcpy(dir, ".", 2);
+    else if (n == 0) memcpy(dir, "/", 2);
+    else memcpy(dir, path, n), dir[n] = '\0';
+    return dir;
+}
+
+/* --out FILE: appended to (created if missing). */
+static int check_append(const char *path) {
+    struct stat sb;
+    if (stat(path, &sb) == 0) {
+        if (S_ISDIR(sb.st_mode))
+            return crate_fail(CRATE_EINPUT, "--out %s is a folder: give a file to append the JSON line to", path);
+        /* O_NONBLOCK: a FIFO without a reader fails here instead of hanging. */
+        int fd = open(path, O_WRONLY | O_APPEND | O_NONBLOCK);
+        if (fd < 0)
+            return crate_fail(CRATE_EINPUT, "--out %s: cannot append to it: %s; " OUTPUT_FIX, path, strerror(errno));
+        close(fd);
+        return CRATE_OK;
+    }
+    if (errno != ENOENT)
+        return crate_fail(CRATE_EINPUT, "--out %s: %s; " OUTPUT_FIX, path, strerror(errno));
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd < 0) return crate_fail(CRATE_EINPUT, "--out %s: cannot create it: %s; " OUTPUT_FIX, path, strerror(errno));
+    close(fd);
+    unlink(path); /* created at the end, by the append: a failed probe leaves none */
+    return CRATE_OK;
+}
+
+/* --export-safetensors FILE: replaced through FILE.tmp in its folder (fs_write_atomic). */
+static int check_replace(const char *option, const char *path) {
+    struct stat sb;
+    if (lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
+        return crate_fail(CRATE_EINPUT, "%s %s is %s, not a regular file: give the file to write", option, path,
+                          S_ISDIR(sb.st_mode) ? "a folder" : "something else");
+    char *dir = folder_of(path);
+    int rc = dir ? check_folder_writable(option, path, dir) : CRATE_EINTERNAL;
+    free(dir);
+    return rc;
+}
+
+/* --save-features DIR: created now (it would be before the first file), then written in. */
+static int check_features_dir(const char *dir) {
+    int rc = fs_mkdir_p(dir);
+    if (rc != CRATE_OK) return crate_fail_context(CRATE_EINPUT, "--save-features %s", dir);
+    return check_folder_writable("--save-features", dir, dir);
+}
+
+/* Every output path of a probe or an export (rank 0 writes them all). */
+static int check_outputs(const probe_args *a) {
+    int rc = CRATE_OK;
+    if (a->export_path) return check_replace("--export-safetensors", a->export_path);
+    if (a->out) rc = check_append(a->out);
+    if (rc == CRATE_OK && a->save_features) rc = check_features_dir(a->save_features);
+    return rc;
+}
+
 /* The weight decays the sweep tries, strongest first. Texts add stronger ones:
  * their features (bag-of-words: V = 4096 columns; several layers of an
  * encoder) are wide for a few thousand labelled rows, and the strongest image
@@ -249,6 +340,9 @@ static int linear(const probe_args *a, const feature_set *train, const feature_s
                                      text ? (int)(sizeof TEXT_DECAYS / sizeof *TEXT_DECAYS)
                                           : (int)(sizeof IMAGE_DECAYS / sizeof *IMAGE_DECAYS),
                                      0.1f, 0, linear_probe_config_default()};
+    if (test->f != train->f)
+        return crate_fail(CRATE_EINTERNAL, "linear probe: test rows of %d features, train rows of %d (a caller bug)",
+                          test->f, train->f);
     probe_split tr = {train->X, train->y, train->n}, te = {test->X, test->y, test->n};
     linear_probe_sweep_result r;
     int rc = linear_probe_sweep(&tr, &te, train->f, C, &cfg, &r);
@@ -277,16 +371,33 @@ typedef struct {
     int64_t step;
     int layers; /* used: --layers, or the default clamped to the encoder's depth */
     int n_train, n_test;
-    const char *weights; /* images: the checkpoint section probed */
+    int knn_k, tfidf_knn_k; /* the k used: --knn, or the train rows when there are fewer */
+    const char *weights;    /* images: the checkpoint section probed */
 } probe_report;
 
-/* k-NN (unless --knn 0) and the linear probe of one pair of feature sets. */
+/* The k of the k-NN vote: --knn, or all n train rows when there are fewer,
+ * with a note (once) saying so. */
+static int knn_k_used(const probe_args *a, int n) {
+    static int noted;
+    if (a->knn_k <= n) return a->knn_k;
+    if (!noted++)
+        fprintf(stderr, "%s: note: --knn %d is more than the %d train %s: k-NN uses k=%d\n", TOOL, a->knn_k, n,
+                a->text_train ? "texts" : "images", n);
+    return n;
+}
+
+/* k-NN (unless --knn 0; *k_used the k it used) and the linear probe of one
+ * pair of feature sets. */
 static int probe_pair(const probe_args *a, const feature_set *train, const feature_set *test, int knn,
-                      probe_accuracy *lin, float *wd, probe_accuracy *kn) {
+                      probe_accuracy *lin, float *wd, probe_accuracy *kn, int *k_used) {
     int C = feature_set_classes(train), rc = CRATE_OK;
+    *k_used = 0;
+    if (knn && a->knn_k > 0 && test->f != train->f)
+        return crate_fail(CRATE_EINTERNAL, "k-NN: test rows of %d features, train rows of %d (a caller bug)", test->f,
+                          train->f);
     if (knn && a->knn_k > 0) {
         knn_config kc = knn_config_default();
-        kc.k = a->knn_k < train->n ? a->knn_k : train->n;
+        kc.k = *k_used = knn_k_used(a, train->n);
         probe_split tr = {train->X, train->y, train->n}, te = {test->X, test->y, test->n};
         rc = knn_evaluate(&tr, &te, train->f, C, &kc, kn);
     }
@@ -299,7 +410,7 @@ static int probe_encoder(const probe_args *a, const feature_set *train, const fe
     int rc = CRATE_OK;
     if (a->save_features) rc = save_features(a->save_features, "train", train);
     if (rc == CRATE_OK && a->save_features) rc = save_features(a->save_features, "test", test);
-    if (rc == CRATE_OK) rc = probe_pair(a, train, test, 1, &rep->linear, &rep->wd, &rep->knn);
+    if (rc == CRATE_OK) rc = probe_pair(a, train, test, 1, &rep->linear, &rep->wd, &rep->knn, &rep->knn_k);
     return rc;
 }
 
@@ -364,16 +475,21 @@ static void json_head(json_line *j, const probe_args *a, int64_t step) {
 
 /* The summary lines and JSON keys of the encoder's own probes. */
 static void report_probes(json_line *j, const probe_args *a, const probe_report *r) {
-    /* top-5 is -1 with 5 classes or fewer, where it would always be 1: left out. */
+    /* top-5 is -1 with 5 classes or fewer, where it would always be 1: left
+     * out of the summary and the JSON line (no "linear_top5" key). */
     printf("  linear probe   top-1 %6.2f%%", 100 * r->linear.top1);
     if (r->linear.top5 >= 0) printf("  top-5 %6.2f%%", 100 * r->linear.top5);
     printf("  (weight decay %g)\n", r->wd);
-    if (a->knn_k > 0) printf("  k-NN (k=%d)    top-1 %6.2f%%\n", a->knn_k, 100 * r->knn.top1);
+    if (a->knn_k > 0) {
+        char what[32];
+        snprintf(what, sizeof what, "k-NN (k=%d)", r->knn_k);
+        printf("  %-14s top-1 %6.2f%%\n", what, 100 * r->knn.top1);
+    }
     json_printf(j, ",\"layers\":%d,\"n_train\":%d,\"n_test\":%d,\"linear_top1\":%.6f", r->layers, r->n_train,
                 r->n_test, r->linear.top1);
     if (r->linear.top5 >= 0) json_printf(j, ",\"linear_top5\":%.6f", r->linear.top5);
     json_printf(j, ",\"weight_decay\":%g", r->wd);
-    if (a->knn_k > 0) json_printf(j, ",\"knn_k\":%d,\"knn_top1\":%.6f", a->knn_k, r->knn.top1);
+    if (a->knn_k > 0) json_printf(j, ",\"knn_k\":%d,\"knn_top1\":%.6f", r->knn_k, r->knn.top1);
 }
 
 /* Closes the line, prints it and appends it to --out. */
@@ -385,11 +501,21 @@ static int json_finish(json_line *j, const probe_args *a, double seconds) {
         return crate_fail(CRATE_EINTERNAL, "out of memory building the JSON line");
     }
     puts(j->s);
-    FILE *f = a->out ? fopen(a->out, "a") : NULL;
-    if (a->out && !f) fprintf(stderr, "%s: cannot append to %s: %s\n", TOOL, a->out, strerror(errno));
-    if (f) fprintf(f, "%s\n", j->s), fclose(f);
+    fflush(stdout);
+    int rc = CRATE_OK;
+    if (a->out) {
+        /* Checked writable before the probe: what fails now is the write itself (a full disk). */
+        errno = 0;
+        FILE *f = fopen(a->out, "a");
+        int e = f ? 0 : errno;
+        if (f && fprintf(f, "%s\n", j->s) < 0) e = errno ? errno : EIO;
+        if (f && fclose(f) != 0 && !e) e = errno ? errno : EIO;
+        if (e)
+            rc = crate_fail(fs_errno_status(e), "--out %s: appending the JSON line failed: %s (the line is printed "
+                            "above)", a->out, strerror(e));
+    }
     free(j->s);
-    return CRATE_OK;
+    return rc;
 }
 
 static int print_report(const probe_args *a, const probe_report *r, double seconds) {
@@ -420,15 +546,31 @@ static int probe(const comm_info *c, const probe_args *a) {
     ckpt_manifest_free(&m);
     if (rc == CRATE_OK) rc = image_dataset_open(&ds_train, a->train, 64u << 20);
     if (rc == CRATE_OK) rc = image_dataset_open(&ds_test, a->test, 64u << 20);
+    char train_name[PATH_CAP + 16], test_name[PATH_CAP + 16];
+    snprintf(train_name, sizeof train_name, "--train %s", a->train);
+    snprintf(test_name, sizeof test_name, "--test %s", a->test);
+    if (rc == CRATE_OK) rc = probe_features_same_shape(ds_train, train_name, ds_test, test_name);
+    rc = comm_agree_message(c, rc);
+    /* Rank 0 reads every label the probes will see (the ranks would each
+     * read all of them otherwise); the others wait in the agreement, and
+     * rank 0 reports. Each step below runs only after an agreed success, so
+     * every rank takes the same branches (and a message is prefixed once). */
+    int classes = 0;
+    if (rc == CRATE_OK) {
+        if (c->rank == 0) rc = probe_features_labels(ds_train, train_name, a->train_limit, 0, &classes);
+        if (rc == CRATE_OK && c->rank == 0)
+            rc = probe_features_labels(ds_test, test_name, a->test_limit, classes, NULL);
+        rc = comm_agree(rc);
+    }
     int C, H, W, layers = 0;
     frozen_encoder fe;
     memset(&fe, 0, sizeof fe);
     if (rc == CRATE_OK) {
         image_dataset_shape(ds_train, &C, &H, &W);
         rc = frozen_encoder_open(&fe, a->ckpt, weights, C, H, W, a->batch);
+        if (rc == CRATE_OK) rc = choose_layers(c, a, fe.depth, &layers);
+        rc = comm_agree_message(c, rc);
     }
-    if (rc == CRATE_OK) rc = choose_layers(c, a, fe.depth, &layers);
-    rc = comm_agree_message(c, rc);
     feature_set train = {0}, test = {0};
     if (rc == CRATE_OK) rc = probe_features_encode(c, &fe, ds_train, a->train_limit, a->feature, layers, &train);
     if (rc == CRATE_OK) rc = probe_features_encode(c, &fe, ds_test, a->test_limit, a->feature, layers, &test);
@@ -481,7 +623,8 @@ static int probe_bow(const probe_args *a, const text_set *tr, const text_set *te
     else memset(&cte, 0, sizeof cte);
     if (rc == CRATE_OK) rc = linear(a, &ctr, &cte, tr->text.classes, &rep->bow, &rep->bow_wd);
     if (rc == CRATE_OK) rc = text_features_tfidf(&ctr, &cte);
-    if (rc == CRATE_OK) rc = probe_pair(a, &ctr, &cte, 1, &rep->tfidf, &rep->tfidf_wd, &rep->tfidf_knn);
+    if (rc == CRATE_OK)
+        rc = probe_pair(a, &ctr, &cte, 1, &rep->tfidf, &rep->tfidf_wd, &rep->tfidf_knn, &rep->tfidf_knn_k);
     feature_set_free(&ctr);
     feature_set_free(&cte);
     return rc;
@@ -588,6 +731,8 @@ int main(int argc, char **argv) {
     }
     probe_args a;
     int rc = parse_args(argc, argv, &a);
+    /* Only rank 0 writes, so only it checks; comm_agree_report prints its message. */
+    if (rc == CRATE_OK) rc = comm_agree(c.rank == 0 ? check_outputs(&a) : CRATE_OK);
     if (rc == CRATE_OK) {
         int threads = trainer_threads(a.threads, &c);
         omp_set_num_threads(threads);

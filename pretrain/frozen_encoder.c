@@ -24,6 +24,16 @@ static int declare(frozen_encoder *fe, const train_config *cfg) {
     return param_store_alloc(&fe->ps);
 }
 
+/* "[a, b, …]" of a shape, into buf. */
+static const char *shape_text(char *buf, size_t cap, const int64_t *shape, int ndim) {
+    size_t at = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < ndim && at < cap; i++)
+        at += (size_t)snprintf(buf + at, cap - at, "%s%lld", i ? ", " : "[", (long long)shape[i]);
+    if (at < cap) snprintf(buf + at, cap - at, "]");
+    return buf;
+}
+
 /* Copies every encoder tensor from the checkpoint's parameter vector. */
 static int copy_tensors(frozen_encoder *fe, const ckpt_manifest *m, const float *params, const char *path) {
     for (int id = 0; id < fe->ps.count; id++) {
@@ -34,10 +44,14 @@ static int copy_tensors(frozen_encoder *fe, const ckpt_manifest *m, const float 
         if (!src)
             return crate_fail(CRATE_EINPUT, "%s has no image encoder tensor %s: it was not written by an objective "
                               "with an image encoder", path, t->name);
-        if (src->ndim != t->ndim || memcmp(src->shape, t->shape, (size_t)t->ndim * sizeof t->shape[0]))
-            return crate_fail(CRATE_EINPUT, "%s: tensor %s has another shape than an encoder for %dx%dx%d images "
-                              "needs: were the probe's images made like the pretraining data?", path, t->name,
-                              fe->C, fe->H, fe->W);
+        if (src->ndim != t->ndim || memcmp(src->shape, t->shape, (size_t)t->ndim * sizeof t->shape[0])) {
+            char have[96], want[96];
+            return crate_fail(CRATE_EINPUT, "%s: tensor %s is %s in the checkpoint, but an encoder for %dx%dx%d images "
+                              "(H x W x C, the train set's) needs %s: the encoder was pretrained on other images; "
+                              "probe it on images made like its pretraining data (data.train of its config)", path,
+                              t->name, shape_text(have, sizeof have, src->shape, src->ndim), fe->H, fe->W, fe->C,
+                              shape_text(want, sizeof want, t->shape, t->ndim));
+        }
         memcpy(param_data(&fe->ps, id), params + src->offset, t->numel * sizeof(float));
     }
     return CRATE_OK;

@@ -14,10 +14,15 @@
 typedef struct {
     frozen_encoder fe;
     image_dataset *train, *test;
-    int train_samples, test_samples, k;
+    int train_samples, test_samples, k;  /* eval.* */
+    int bank_n, queries_n, k_used;        /* what the last run used: at most the images there are */
     feature_kind feature;
 } knn_monitor;
 
+/* Opens data.train and data.test and builds the encoder. Refuses (CRATE_EINPUT,
+ * naming the key and the folder) a data.test of another image shape than
+ * data.train, and labels of the images it will use outside [0, 65535] or,
+ * in data.test, beyond data.train's. */
 int knn_monitor_open(knn_monitor *m, const train_config *cfg);
 /* Collective; *top1 is valid on rank 0. */
 int knn_monitor_run(knn_monitor *m, const comm_info *c, const param_store *training, double *top1);

@@ -29,6 +29,42 @@ static int rows_of(image_dataset *ds, int limit, int *rows) {
     return CRATE_OK;
 }
 
+int probe_features_same_shape(const image_dataset *train, const char *train_name, const image_dataset *test,
+                              const char *test_name) {
+    int C, H, W, c, h, w;
+    image_dataset_shape(train, &C, &H, &W);
+    image_dataset_shape(test, &c, &h, &w);
+    if (c == C && h == H && w == W) return CRATE_OK;
+    return crate_fail(CRATE_EINPUT, "%s: test images are %dx%dx%d but the train set and the encoder are %dx%dx%d "
+                      "(H x W x C; the encoder is built for the images of %s): make the test set like the train set, "
+                      "with the same crate-data command on the same kind of images", test_name, h, w, c, H, W, C,
+                      train_name);
+}
+
+int probe_features_labels(image_dataset *ds, const char *name, int limit, int train_classes, int *classes) {
+    int n, top = -1;
+    int rc = rows_of(ds, limit, &n);
+    for (int i = 0; rc == CRATE_OK && i < n; i++) {
+        int32_t label;
+        rc = image_dataset_read(ds, (uint64_t)i, NULL, &label);
+        if (rc != CRATE_OK) break;
+        if (label < 0 || label > PROBE_MAX_LABEL)
+            rc = crate_fail(CRATE_EINPUT, "%s: record %d has label %d, outside [0, %d]: labels are class numbers "
+                            "0, 1, ... (records are numbered from 0 over the folder's shards in order); re-create "
+                            "the shards with each image's class number as its label", name, i, (int)label,
+                            PROBE_MAX_LABEL);
+        else if (train_classes > 0 && label >= train_classes)
+            rc = crate_fail(CRATE_EINPUT, "%s: record %d has label %d, but the train set's labels go up to %d: a "
+                            "test set is scored against its train set's classes, so a class the train set lacks "
+                            "cannot be predicted; give test and train sets of the same classes (records are "
+                            "numbered from 0 over the folder's shards in order)", name, i, (int)label,
+                            train_classes - 1);
+        else if (label > top) top = label;
+    }
+    if (rc == CRATE_OK && classes) *classes = top + 1;
+    return rc;
+}
+
 void probe_features_gather_rows(const void *mine, int first, int end, int n, size_t row_bytes, void *all) {
     size_t per = PROBE_GATHER_BYTES / row_bytes;
     int per_round = per > INT_MAX ? INT_MAX : (int)per;
@@ -46,7 +82,13 @@ int probe_features_encode(const comm_info *c, frozen_encoder *fe, image_dataset 
     memset(out, 0, sizeof *out);
     int C, H, W, B = fe->batch;
     image_dataset_shape(ds, &C, &H, &W);
-    /* Both checks give every rank the same answer: no rank is left in a gather. */
+    /* The encoder reads C·H·W-byte images of its own shape: any other would be
+     * read as garbage or past the end of the batch (probe_features_same_shape
+     * names the folders first; this keeps every caller safe). */
+    if (C != fe->C || H != fe->H || W != fe->W)
+        return crate_fail(CRATE_EINPUT, "images are %dx%dx%d but the encoder is built for %dx%dx%d (H x W x C)", H, W,
+                          C, fe->H, fe->W, fe->C);
+    /* These checks give every rank the same answer: no rank is left in a gather. */
     int rc = rows_of(ds, limit, &out->n);
     if (rc != CRATE_OK) return rc;
     out->f = frozen_encoder_feature_dim(fe, kind, layers);
@@ -113,9 +155,9 @@ int probe_features_raw(image_dataset *ds, int limit, feature_set *out) {
 }
 
 int feature_set_classes(const feature_set *s) {
-    int C = 0;
-    for (int i = 0; i < s->n; i++) C = s->y[i] + 1 > C ? s->y[i] + 1 : C;
-    return C;
+    int top = -1;
+    for (int i = 0; i < s->n; i++) top = s->y[i] > top ? s->y[i] : top;
+    return top < PROBE_MAX_LABEL ? top + 1 : PROBE_MAX_LABEL + 1; /* no overflow at INT_MAX */
 }
 
 void feature_set_free(feature_set *s) {
