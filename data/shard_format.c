@@ -24,6 +24,9 @@
 static const char SHARD_MAGIC[8] = {'C', 'R', 'A', 'T', 'E', 'S', 'H', 'D'};
 static const char SHARD_END_MAGIC[8] = {'C', 'R', 'A', 'T', 'E', 'E', 'N', 'D'};
 
+/* The most an LZ4 block decompresses to per compressed byte. */
+#define SHARD_LZ4_MAX_RATIO 255
+
 /* ---- the header -------------------------------------------------------------- */
 
 void shard_header_encode(const shard_header *h, uint8_t out[SHARD_HEADER_BYTES]) {
@@ -173,6 +176,15 @@ int shard_index_decode(const uint8_t *ib, const shard_header *h, const char *pat
             return crate_fail(CRATE_EINPUT, "%s: block %u: index entry inconsistent with the header (offset %llu, %u "
                               "compressed, %u raw bytes); " SHARD_FIX, path, b, (unsigned long long)be.offset,
                               be.comp_bytes, be.raw_bytes);
+        }
+        /* LZ4 expands at most 255-fold (a match length grows by 255 per
+         * input byte): a block claiming more is damaged, and must be refused
+         * here, before a reader allocates its raw size. */
+        if (be.raw_bytes / SHARD_LZ4_MAX_RATIO > be.comp_bytes) {
+            free(v);
+            return crate_fail(CRATE_EINPUT, "%s: block %u: %u compressed bytes cannot hold its %u raw bytes (LZ4 "
+                              "expands at most %d-fold): the header or index is damaged; " SHARD_FIX, path, b,
+                              be.comp_bytes, be.raw_bytes, SHARD_LZ4_MAX_RATIO);
         }
         v[b] = be;
         expect += be.comp_bytes;

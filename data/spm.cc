@@ -11,6 +11,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -120,6 +121,29 @@ template <typename T> T *copy_out(const std::vector<T> &v, size_t extra, const c
     return p;
 }
 
+// A new model from load(sp), into *out. A model's bytes are untrusted (they
+// travel in token datasets and checkpoints): the library reports most damage
+// as a failed status, but some only as an exception from deep inside (a
+// piece its trie cannot hold: "failed to insert key: zero-length key"). Both
+// are bad input, and the half-built model is freed either way; only running
+// out of memory stays an internal failure (guarded).
+template <typename L> int load_model(spm_model **out, const char *what, L load) {
+    std::unique_ptr<spm_model> m(new spm_model);
+    sentencepiece::util::Status st;
+    try {
+        st = load(m->sp);
+    } catch (const std::bad_alloc &) {
+        throw;
+    } catch (const std::exception &e) {
+        return crate_fail(CRATE_EINPUT, "sentencepiece: cannot load %s: it is damaged or not a SentencePiece "
+                          "model (%s)", what, e.what());
+    }
+    if (!st.ok())
+        return crate_fail(CRATE_EINPUT, "sentencepiece: cannot load %s: %s", what, st.ToString().c_str());
+    *out = m.release();
+    return CRATE_OK;
+}
+
 }  // namespace
 
 extern "C" {
@@ -160,29 +184,17 @@ int spm_train_iter(spm_model **out, spm_next_fn next, void *ctx, const spm_train
 int spm_load_file(spm_model **out, const char *path) {
     *out = nullptr;
     return guarded("loading", [&]() -> int {
-        auto *m = new spm_model;
-        auto st = m->sp.Load(path);
-        if (!st.ok()) {
-            delete m;
-            return crate_fail(CRATE_EINPUT, "sentencepiece: cannot load the model '%s': %s", path,
-                              st.ToString().c_str());
-        }
-        *out = m;
-        return CRATE_OK;
+        std::string what = std::string("the model '") + path + "'";
+        return load_model(out, what.c_str(), [&](sentencepiece::SentencePieceProcessor &sp) { return sp.Load(path); });
     });
 }
 
 int spm_load_bytes(spm_model **out, const void *bytes, size_t len) {
     *out = nullptr;
     return guarded("loading", [&]() -> int {
-        auto *m = new spm_model;
-        auto st = m->sp.LoadFromSerializedProto(std::string_view(static_cast<const char *>(bytes), len));
-        if (!st.ok()) {
-            delete m;
-            return fail_status(st, "loading a model from bytes");
-        }
-        *out = m;
-        return CRATE_OK;
+        return load_model(out, "a model from bytes", [&](sentencepiece::SentencePieceProcessor &sp) {
+            return sp.LoadFromSerializedProto(std::string_view(static_cast<const char *>(bytes), len));
+        });
     });
 }
 

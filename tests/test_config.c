@@ -226,6 +226,23 @@ static void test_value_syntax(void) {
     if (rc == CRATE_OK) config_sources_free(&src);
     long_value[11 + CONFIG_STRING_MAX - 1] = 'a';
     EXPECT_FAIL(NULL, 1, ((char *[]){long_value}), "data.train: the value is 512 bytes, more than the limit of 511");
+
+    /* The resolved config of an override (stored in every manifest) must load
+     * back as itself: bytes that are not UTF-8 are refused, code points YAML
+     * holds only escaped (C1 controls, the line separator) are escaped. */
+    EXPECT_OVERRIDE_FAIL("data.train=a\xe8", "command line 'data.train=a", "not UTF-8 text (byte 2, 0xe8)");
+    rc = train_config_load(&cfg, &src, NULL, 1, (char *[]){"data.train=x\xc2\x99y\xe2\x80\xa8z\xef\xbb\xbf\t"});
+    CHECK(rc == CRATE_OK, "a C1 control in an override: %s", crate_errmsg());
+    if (rc == CRATE_OK) {
+        config_sources_free(&src);
+        char *yaml = train_config_yaml(&cfg);
+        CHECK(yaml && strstr(yaml, "\"x\\x99y\\u2028z\\ufeff\\x09\""), "escaped in the resolved YAML");
+        train_config again;
+        rc = yaml ? train_config_load_text(&again, &src, yaml, "resolved.yaml") : CRATE_EINTERNAL;
+        CHECK(rc == CRATE_OK && !strcmp(again.data.train, cfg.data.train), "loads back: %s", crate_errmsg());
+        if (rc == CRATE_OK) config_sources_free(&src);
+        free(yaml);
+    }
 }
 
 static void test_bad_files(void) {

@@ -2,9 +2,11 @@
  * checkpoint_read_all (one process reads every shard of a checkpoint into
  * full vectors), checkpoint_read_file and checkpoint_verify_files (its
  * attached files, src/ckpt/files.h). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "src/ckpt/checkpoint.h"
 #include "src/error.h"
@@ -25,10 +27,46 @@ static int open_manifest(const char *path, char *dir, ckpt_manifest *m) {
     return rc;
 }
 
+/* The most an lz4 frame decompresses to per byte of the file (a block's
+ * match lengths grow by 255 per input byte; headers only add input). */
+#define LZ4_MAX_RATIO 255
+
+/* Before a vector is sized from the manifest: every shard file it lists
+ * exists with the size it records, and that size can hold the header and the
+ * section ranges the manifest gives the file. A manifest claiming terabytes
+ * over small shards (damaged, edited, or not this checkpoint's) is refused
+ * here rather than allocated. */
+static int check_shard_sizes(const char *dir, const ckpt_manifest *m) {
+    char file[2 * PATH_CAP];
+    for (int i = 0; i < m->nshards; i++) {
+        const ckpt_shard_entry *e = &m->shards[i];
+        snprintf(file, sizeof file, "%s/%s", dir, e->file);
+        struct stat sb;
+        if (stat(file, &sb) != 0) return crate_fail(CRATE_EINPUT, "cannot open '%s': %s", file, strerror(errno));
+        if (!S_ISREG(sb.st_mode)) return crate_fail(CRATE_EINPUT, "'%s' is not a regular file", file);
+        uint64_t bytes = (uint64_t)sb.st_size;
+        if (bytes != e->info.bytes)
+            return crate_fail(CRATE_EINPUT, "'%s' has %llu bytes, the manifest says %llu (truncated or replaced)", file,
+                              (unsigned long long)bytes, (unsigned long long)e->info.bytes);
+        uint64_t content = 16 + 16 * (uint64_t)(e->info.version == 1 ? 1 : m->nsections);
+        for (int s = 0; s < m->nsections; s++) {
+            ckpt_range r = ckpt_manifest_range(m, s, i);
+            content += (r.hi - r.lo) * sizeof(float);
+        }
+        if (content / LZ4_MAX_RATIO > bytes)
+            return crate_fail(CRATE_EINPUT, "'%s': %llu bytes cannot hold the %llu bytes of sections the manifest "
+                              "gives it (lz4 expands at most %d-fold): the manifest is damaged or edited, or not "
+                              "this checkpoint's", file, (unsigned long long)bytes, (unsigned long long)content,
+                              LZ4_MAX_RATIO);
+    }
+    return CRATE_OK;
+}
+
 int checkpoint_read_all(const char *path, ckpt_manifest *m, const int *want, float **vec) {
     char dir[PATH_CAP], file[2 * PATH_CAP];
     for (int s = 0; s < CKPT_MAX_SECTIONS; s++) vec[s] = NULL;
     int rc = open_manifest(path, dir, m);
+    if (rc == CRATE_OK) rc = check_shard_sizes(dir, m);
     if (rc != CRATE_OK) return rc;
     /* Sections not asked for still stream through the reader (their bytes
      * are checksummed) without being kept. */

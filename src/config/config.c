@@ -15,6 +15,7 @@
 #include "src/config/config.h"
 
 #include "src/error.h"
+#include "src/io/utf8.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -295,6 +296,14 @@ static int apply_override(config_sources *src, void *out, const char *arg) {
         if (!section_known(src, arg, seclen)) return fail_unknown_section(src, where, arg, seclen);
         return fail_unknown_key(src, where, arg, len, seclen);
     }
+    /* A file's values reach here through libyaml, which refuses what is not
+     * UTF-8; a command line's must be checked here, or the resolved config
+     * stored in every checkpoint would not load back. */
+    size_t bad;
+    uint64_t line;
+    if (!utf8_valid_text(eq + 1, strlen(eq + 1), &bad, &line))
+        return crate_fail(CRATE_EINPUT, "%s: the value is not UTF-8 text (byte %zu, 0x%02x): give the value in UTF-8",
+                          where, bad + 1, (unsigned char)eq[1 + bad]);
     int rc = set_value(&src->schema[i], out, eq + 1, where);
     return rc ? rc : sources_record(src, i, "%s", FROM_COMMAND_LINE);
 }
@@ -551,17 +560,42 @@ int config_load(const config_key *schema, size_t nkeys, void *out, const char *p
 
 /* ---- output ---- */
 
-/* A double-quoted YAML scalar that libyaml reads back as s. */
+/* 1 if code point u may stand raw in a double-quoted scalar and be read
+ * back as itself by libyaml: its printable set (0x20-0x7E, U+00A0-
+ * U+D7FF, U+E000-U+FFFD but the byte order mark U+FEFF, above U+FFFF; YAML
+ * 1.1 §5.1) less the line breaks NEL, LS and PS (U+0085, U+2028, U+2029),
+ * which a quoted scalar folds, and tab, which it trims next to a fold. */
+static int yaml_raw_ok(uint32_t u) {
+    if (u == 0x2028 || u == 0x2029) return 0;
+    return (u >= 0x20 && u <= 0x7e) || (u >= 0xa0 && u <= 0xd7ff) ||
+           (u >= 0xe000 && u <= 0xfffd && u != 0xfeff) || u >= 0x10000;
+}
+
+/* The code point of the well-formed UTF-8 sequence p[0, n) (utf8_sequence). */
+static uint32_t utf8_code_point(const unsigned char *p, size_t n) {
+    static const unsigned char lead_mask[5] = {0, 0x7f, 0x1f, 0x0f, 0x07};
+    uint32_t u = p[0] & lead_mask[n];
+    for (size_t i = 1; i < n; i++) u = u << 6 | (p[i] & 0x3f);
+    return u;
+}
+
+/* A double-quoted YAML scalar that libyaml reads back as s (UTF-8: file
+ * values come through libyaml, overrides are checked): '"' and '\' escaped,
+ * every code point outside libyaml's printable set as \xXX or \uXXXX. */
 static void emit_string(FILE *out, const char *s) {
+    const unsigned char *p = (const unsigned char *)s, *end = p + strlen(s);
     fputc('"', out);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(out, "\\%c", c);
-        else if (c < 0x20 || c == 0x7f)
-            fprintf(out, "\\x%02x", c);
+    while (p < end) {
+        size_t n = utf8_sequence(p, end);
+        if (n == 0) n = 1; /* not reached for checked strings; written as the byte's code point */
+        uint32_t u = n == 1 ? p[0] : utf8_code_point(p, n);
+        if (u == '"' || u == '\\')
+            fprintf(out, "\\%c", (int)u);
+        else if (!yaml_raw_ok(u))
+            fprintf(out, u <= 0xff ? "\\x%02x" : "\\u%04x", (unsigned)u);
         else
-            fputc(c, out);
+            fwrite(p, 1, n, out);
+        p += n;
     }
     fputc('"', out);
 }

@@ -27,14 +27,19 @@
  *   - CRATE_NATIVE is defined (-DCRATE_NATIVE=ON: everything is already
  *     compiled for this CPU with -march=native);
  *   - the target is not x86-64 Linux with glibc (ifunc is an ELF/glibc
- *     feature), or the compiler lacks target_clones.
+ *     feature), or the compiler lacks target_clones;
+ *   - the compiler is clang (the fuzzing build, tests/fuzz/): clang 14 names
+ *     the clones and their resolver differently from GCC and wants the
+ *     attribute on every declaration, so callers in other files would not
+ *     link; that build runs the baseline loops.
  * Sanitizer builds keep it: ASan and UBSan run the resolvers fine (checked
  * with GCC 12, -fsanitize=address,undefined).
  */
 #ifndef CRATE_KERNELS_DISPATCH_H
 #define CRATE_KERNELS_DISPATCH_H
 
-#if !defined(CRATE_NATIVE) && defined(__x86_64__) && defined(__gnu_linux__) && defined(__has_attribute)
+#if !defined(CRATE_NATIVE) && !defined(__clang__) && defined(__x86_64__) && defined(__gnu_linux__) && \
+    defined(__has_attribute)
 #if __has_attribute(target_clones)
 #define KERNEL_DISPATCH __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
 #endif
