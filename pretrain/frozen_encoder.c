@@ -12,8 +12,10 @@
 
 /* The encoder the checkpoint's config describes, declared in fe->ps. */
 static int declare(frozen_encoder *fe, const train_config *cfg) {
-    if (cfg->objective.name != TRAIN_OBJECTIVE_MAE && cfg->objective.name != TRAIN_OBJECTIVE_DINO)
-        return crate_fail(CRATE_EINPUT, "objective %d has no image encoder to evaluate", cfg->objective.name);
+    if (cfg->objective.name != TRAIN_OBJECTIVE_MAE && cfg->objective.name != TRAIN_OBJECTIVE_DINO &&
+        cfg->objective.name != TRAIN_OBJECTIVE_CLASSIFY)
+        return crate_fail(CRATE_EINPUT, "a %s checkpoint has no image encoder to evaluate",
+                          train_config_objective_name(cfg));
     image_encoder_config ec = encoder_config_for_images(cfg, fe->C, fe->H, fe->W);
     fe->d = ec.block.d;
     fe->depth = ec.depth;

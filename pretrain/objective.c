@@ -13,8 +13,11 @@ int objective_create(objective **out, const train_config *cfg, int micro_batch, 
     switch (cfg->objective.name) {
     case TRAIN_OBJECTIVE_MAE:
     case TRAIN_OBJECTIVE_DINO:
+    case TRAIN_OBJECTIVE_CLASSIFY:
         rc = image_source_shape(cfg->data.train, &shape.channels, &shape.height, &shape.width);
         if (rc != CRATE_OK) return rc;
+        if (cfg->objective.name == TRAIN_OBJECTIVE_CLASSIFY)
+            return classify_objective_create(out, cfg, &shape, micro_batch, ps);
         return cfg->objective.name == TRAIN_OBJECTIVE_MAE ? mae_objective_create(out, cfg, &shape, micro_batch, ps)
                                                           : dino_objective_create(out, cfg, &shape, micro_batch, ps);
     case TRAIN_OBJECTIVE_GPT2:

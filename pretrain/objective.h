@@ -124,6 +124,9 @@ int mae_objective_create(objective **out, const train_config *cfg, const data_sh
 /* DINO's views take their sizes from dino.*, their channels from the shape. */
 int dino_objective_create(objective **out, const train_config *cfg, const data_shape *shape, int micro_batch,
                           param_store *ps);
+/* The supervised classifier: classify.classes labels, data.test for eval. */
+int classify_objective_create(objective **out, const train_config *cfg, const data_shape *shape, int micro_batch,
+                              param_store *ps);
 /* Text objectives take the vocabulary and tokenizer (pretrain/text_data.h;
  * benchmarks give a vocabulary without a tokenizer) and own data->tokenizer
  * afterwards, whatever the outcome (*data is emptied). */

@@ -53,15 +53,22 @@ static const config_key train_schema[] = {
                "names, crate-probe --export-safetensors); a resumed run ignores it"),
 
     /* objective: which pretraining objective drives the run (DESIGN §3). */
-    KEY_ENUM(objective, name, "mae", "mae|gpt2|bert|dino",
+    KEY_ENUM(objective, name, "mae", "mae|gpt2|bert|dino|classify",
              "pretraining objective: masked autoencoding of images, causal language model, masked language model, "
-             "self-distillation of images (DINO)"),
+             "self-distillation of images (DINO), supervised image classification (the CRATE classifier)"),
 
     /* mae: masked autoencoding; read only when objective.name is mae. */
     KEY_FLOAT(mae, mask_ratio, "0.75", 0, 0.99, "fraction of each image's patches that are masked"),
     KEY_ENUM(mae, encoder_input, "visible", "visible|all",
          "encoder sees only visible patches, or all with a mask token (CRATE-MAE)"),
     KEY_BOOL(mae, norm_pix_loss, "false", "normalise each target patch by its own mean and variance"),
+
+    /* classify: the supervised CRATE classifier (cls -> final LayerNorm -> Linear) on the labels of
+     * data.train; read only when objective.name is classify. */
+    KEY_INT(classify, classes, "10", 2, 65536, "classes: the labels of data.train and data.test are 0 .. classes-1"),
+    KEY_FLOAT(classify, label_smoothing, "0.1", 0, 0.999, "cross-entropy against (1-e)·onehot + e/classes"),
+    KEY_INT(classify, crop_pad, "2", 0, 64, "random crop: the image padded by this many pixels (zeros), then cropped back"),
+    KEY_FLOAT(classify, flip_prob, "0.5", 0, 1, "probability of a horizontal flip"),
 
     /* gpt2: the causal language model (CRATE-GPT); read only when objective.name is gpt2. */
     KEY_BOOL(gpt2, final_norm, "false", "LayerNorm after the last layer (CRATE-GPT has none)"),
@@ -236,7 +243,7 @@ int train_config_is_text(const train_config *cfg) {
 
 const char *train_config_objective_name(const train_config *cfg) {
     /* indexed by enum train_objective, the order of objective.name's choices */
-    static const char *const names[] = {"mae", "gpt2", "bert", "dino"};
+    static const char *const names[] = {"mae", "gpt2", "bert", "dino", "classify"};
     int i = cfg->objective.name;
     return i >= 0 && i < (int)(sizeof names / sizeof *names) ? names[i] : "unknown";
 }

@@ -17,7 +17,13 @@
 #include <stdio.h>
 
 enum train_pos_embed { TRAIN_POS_EMBED_SINCOS = 0, TRAIN_POS_EMBED_LEARNED = 1 };
-enum train_objective { TRAIN_OBJECTIVE_MAE = 0, TRAIN_OBJECTIVE_GPT2 = 1, TRAIN_OBJECTIVE_BERT = 2, TRAIN_OBJECTIVE_DINO = 3 };
+enum train_objective {
+    TRAIN_OBJECTIVE_MAE = 0,
+    TRAIN_OBJECTIVE_GPT2 = 1,
+    TRAIN_OBJECTIVE_BERT = 2,
+    TRAIN_OBJECTIVE_DINO = 3,
+    TRAIN_OBJECTIVE_CLASSIFY = 4
+};
 enum train_bert_head { TRAIN_BERT_HEAD_DENSE = 0, TRAIN_BERT_HEAD_TIED = 1 };
 enum train_dino_head_input { TRAIN_DINO_HEAD_INPUT_CLS = 0, TRAIN_DINO_HEAD_INPUT_MEAN = 1 };
 enum train_mae_input { TRAIN_MAE_INPUT_VISIBLE = 0, TRAIN_MAE_INPUT_ALL = 1 };
@@ -48,6 +54,11 @@ typedef struct {
     int encoder_input; /* enum train_mae_input */
     int norm_pix_loss;
 } train_mae_config;
+
+typedef struct {
+    int64_t classes, crop_pad;
+    double label_smoothing, flip_prob;
+} train_classify_config;
 
 typedef struct {
     int final_norm;
@@ -110,6 +121,7 @@ typedef struct {
     train_init_config init;
     train_objective_config objective;
     train_mae_config mae;
+    train_classify_config classify;
     train_gpt2_config gpt2;
     train_bert_config bert;
     train_dino_config dino;
@@ -133,7 +145,7 @@ int train_config_load(train_config *cfg, config_sources *src, const char *path, 
 /* The same from YAML text (the config stored in a checkpoint manifest). */
 /* 1 for the objectives with a text model (gpt2, bert). */
 int train_config_is_text(const train_config *cfg);
-/* objective.name as the config spells it: "mae", "gpt2", "bert" or "dino". */
+/* objective.name as the config spells it: "mae", "gpt2", "bert", "dino" or "classify". */
 const char *train_config_objective_name(const train_config *cfg);
 
 int train_config_load_text(train_config *cfg, config_sources *src, const char *text, const char *name);

@@ -56,6 +56,13 @@ void add_forward(float *out, const float *a, const float *b, size_t n);
 /* y += alpha · x */
 void axpy(float *y, float alpha, const float *x, size_t n);
 
+/* Label-smoothed cross-entropy of logits z (M,V) with targets y (M, each in
+ * [0,V)): returns Σ_i ℓ_i, ℓ_i = −Σ_v q_iv log softmax(z_i)_v with
+ * q_iv = (1 − smoothing)·[v = y_i] + smoothing/V; dz (M,V) = dloss·(p − q)
+ * is written (not accumulated) unless NULL (softmax_ce.c). */
+double softmax_cross_entropy(float *dz, const float *z, const int32_t *y, int M, int V, float smoothing,
+                             float dloss);
+
 /* ---- masked squared error over rows of width P, as a SUM over scored rows
  * of each row's mean (the objective's loss is (sum, count), objective.h):
  * loss = Σ_i w_i Σ_j (pred_ij − target_ij)² / P
