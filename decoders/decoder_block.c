@@ -13,7 +13,7 @@ int decoder_block_declare(decoder_block *b, param_store *ps, const char *prefix,
     int rc = ln_layer_declare(&b->ln1, ps, layer_name(buf, prefix, "ln1"), d);
     if (rc == CRATE_OK) rc = linear_layer_declare(&b->proj_e, ps, layer_name(buf, prefix, "inverse"), d, d, 0);
     if (rc == CRATE_OK) rc = ln_layer_declare(&b->ln2, ps, layer_name(buf, prefix, "ln2"), d);
-    if (rc == CRATE_OK) rc = mssa_declare(&b->mssa, ps, layer_name(buf, prefix, "mssa"), d, heads, head_dim, 0);
+    if (rc == CRATE_OK) rc = mssa_declare(&b->mssa, ps, layer_name(buf, prefix, "mssa"), d, heads, head_dim, 0, 1);
     return rc;
 }
 

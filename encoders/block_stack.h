@@ -13,10 +13,15 @@
 
 #include "src/nn/layers.h"
 
+/* Encoder layer kinds (model.block). */
+typedef enum { BLOCK_CRATE = 0, BLOCK_CRATE_ALPHA = 1 } block_kind;
+
 /* Hyper-parameters of one block (encoder or decoder). */
 typedef struct {
     int d, heads, head_dim, causal;
     float eta, lambda; /* ISTA step and sparsity (encoder blocks) */
+    block_kind kind;   /* encoder blocks: CRATE or CRATE-α */
+    int expand;        /* CRATE-α: code width expand·d (model.ista_expand) */
     int skip_final_norm; /* the stack ends at Z^L, without <prefix>.norm (CRATE-GPT) */
 } block_config;
 

@@ -7,7 +7,7 @@
 #include "src/error.h"
 #include "src/kernels/kernels.h"
 
-int mssa_declare(mssa_layer *l, param_store *ps, const char *prefix, int d, int K, int p, int causal) {
+int mssa_declare(mssa_layer *l, param_store *ps, const char *prefix, int d, int K, int p, int causal, int out_bias) {
     char buf[PARAM_NAME_MAX];
     l->d = d;
     l->K = K;
@@ -15,7 +15,7 @@ int mssa_declare(mssa_layer *l, param_store *ps, const char *prefix, int d, int 
     l->causal = causal;
     l->scale = 1.0f / sqrtf((float)p);
     int rc = linear_layer_declare(&l->proj_u, ps, layer_name(buf, prefix, "qkv"), d, K * p, 0);
-    if (rc == CRATE_OK) rc = linear_layer_declare(&l->proj_o, ps, layer_name(buf, prefix, "out"), K * p, d, 1);
+    if (rc == CRATE_OK) rc = linear_layer_declare(&l->proj_o, ps, layer_name(buf, prefix, "out"), K * p, d, out_bias);
     return rc;
 }
 

@@ -4,7 +4,7 @@
  * For tokens X̃ (M = B·N rows, d columns) and K heads of width p:
  *   W   = X̃ Uᵀ                     U ∈ R^{Kp×d}, no bias — one projection serves as Q, K and V
  *   A_k = softmax(W_k W_kᵀ / √p)     per sample, per head (causal mask optional)
- *   out = [A_1W_1 … A_KW_K] Oᵀ + b_O  O ∈ R^{d×Kp}
+ *   out = [A_1W_1 … A_KW_K] Oᵀ + b_O  O ∈ R^{d×Kp} (CRATE-α: no b_O)
  * The encoder adds out to its residual stream; the decoder subtracts it.
  * Because U plays all three roles, dU collects three contributions (see
  * attention_backward).
@@ -25,7 +25,8 @@ typedef struct {
     linear_layer proj_o;  /* out = MSSA(X̃) (M, d) */
 } mssa_layer;
 
-int mssa_declare(mssa_layer *l, param_store *ps, const char *prefix, int d, int K, int p, int causal);
+/* out_bias 0: O without a bias (CRATE-α). */
+int mssa_declare(mssa_layer *l, param_store *ps, const char *prefix, int d, int K, int p, int causal, int out_bias);
 int mssa_alloc(mssa_layer *l, arena *a, int B, int N);
 /* x (B·N, d) → l->proj_o.out (B·N, d) */
 void mssa_forward(mssa_layer *l, const param_store *ps, const float *x, int B, int N);

@@ -20,9 +20,12 @@ int patch_embed_declare(patch_embed *pe, param_store *ps, arena *a, const char *
     pe->num_patches = pe->grid_h * pe->grid_w;
     pe->patch_dim = cfg->patch * cfg->patch * cfg->C;
     pe->d = cfg->d;
-    int rc = ln_layer_declare(&pe->ln_in, ps, layer_name(buf, prefix, "patch_norm_in"), pe->patch_dim);
+    pe->linear_only = cfg->linear_only;
+    int rc = pe->linear_only ? CRATE_OK
+                             : ln_layer_declare(&pe->ln_in, ps, layer_name(buf, prefix, "patch_norm_in"), pe->patch_dim);
     if (rc == CRATE_OK) rc = linear_layer_declare(&pe->proj, ps, layer_name(buf, prefix, "patch_proj"), pe->patch_dim, pe->d, 1);
-    if (rc == CRATE_OK) rc = ln_layer_declare(&pe->ln_out, ps, layer_name(buf, prefix, "patch_norm_out"), pe->d);
+    if (rc == CRATE_OK && !pe->linear_only)
+        rc = ln_layer_declare(&pe->ln_out, ps, layer_name(buf, prefix, "patch_norm_out"), pe->d);
     if (rc != CRATE_OK) return rc;
     pe->cls = param_store_add1(ps, layer_name(buf, prefix, "cls_token"), pe->d, PARAM_EMBEDDING);
     pe->mask_token = cfg->with_mask_token
@@ -38,9 +41,9 @@ int patch_embed_alloc(patch_embed *pe, arena *a, int B, int n_tok_max) {
     pe->gathered = arena_floats(a, (size_t)M * pe->patch_dim);
     pe->tokens = arena_floats(a, (size_t)B * (1 + n_tok_max) * pe->d);
     if (!pe->gathered || !pe->tokens) return CRATE_EINTERNAL;
-    int rc = ln_layer_alloc(&pe->ln_in, a, M);
-    if (rc == CRATE_OK) rc = linear_layer_alloc(&pe->proj, a, M);
-    if (rc == CRATE_OK) rc = ln_layer_alloc(&pe->ln_out, a, M);
+    int rc = linear_layer_alloc(&pe->proj, a, M);
+    if (rc == CRATE_OK && !pe->linear_only) rc = ln_layer_alloc(&pe->ln_in, a, M);
+    if (rc == CRATE_OK && !pe->linear_only) rc = ln_layer_alloc(&pe->ln_out, a, M);
     return rc;
 }
 
@@ -75,9 +78,15 @@ void patch_embed_forward(patch_embed *pe, const param_store *ps, const float *pa
     for (int r = 0; r < M; r++)
         memcpy(pe->gathered + (size_t)r * P, patches + ((size_t)(r / n_tok) * pe->num_patches + idx[r]) * P,
                (size_t)P * sizeof(float));
-    ln_layer_forward(&pe->ln_in, ps, pe->gathered, M);
-    linear_layer_forward(&pe->proj, ps, pe->ln_in.out, M);
-    ln_layer_forward(&pe->ln_out, ps, pe->proj.out, M);
+    const float *emb = pe->proj.out;
+    if (pe->linear_only) {
+        linear_layer_forward(&pe->proj, ps, pe->gathered, M);
+    } else {
+        ln_layer_forward(&pe->ln_in, ps, pe->gathered, M);
+        linear_layer_forward(&pe->proj, ps, pe->ln_in.out, M);
+        ln_layer_forward(&pe->ln_out, ps, pe->proj.out, M);
+        emb = pe->ln_out.out;
+    }
 
     const float *pos = pos_table_data(&pe->pos, ps), *cls = param_data(ps, pe->cls);
     const float *mask_tok = pe->mask_token >= 0 ? param_data(ps, pe->mask_token) : NULL;
@@ -86,7 +95,7 @@ void patch_embed_forward(patch_embed *pe, const param_store *ps, const float *pa
         add_forward(seq, cls, pos, (size_t)d);
         for (int t = 0; t < n_tok; t++) {
             int r = b * n_tok + t;
-            const float *src = masked && masked[r] ? mask_tok : pe->ln_out.out + (size_t)r * d;
+            const float *src = masked && masked[r] ? mask_tok : emb + (size_t)r * d;
             add_forward(seq + (size_t)(1 + t) * d, src, pos + (size_t)(1 + idx[r]) * d, (size_t)d);
         }
     }
@@ -113,6 +122,10 @@ void patch_embed_backward(patch_embed *pe, param_store *ps, const float *dtokens
             if (dpos) axpy(dpos + (size_t)(1 + idx[r]) * d, 1.0f, g, (size_t)d);
             axpy(masked && masked[r] ? dmask : demb + (size_t)r * d, 1.0f, g, (size_t)d);
         }
+    }
+    if (pe->linear_only) {
+        linear_layer_backward(&pe->proj, ps, NULL, demb, pe->gathered, M);
+        return;
     }
     ln_layer_backward(&pe->ln_out, ps, dproj, demb, pe->proj.out, M);
     linear_layer_backward(&pe->proj, ps, dnorm_in, dproj, pe->ln_in.out, M);

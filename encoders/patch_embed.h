@@ -3,6 +3,7 @@
  * An image (C,H,W) is cut into a grid of p×p patches, each flattened in
  * (row, column, channel) order to P = p·p·C values (patchify). A patch is embedded as in
  * the CRATE reference model, LN(P) → Linear(P→d, bias) → LN(d), and the
+ * (CRATE-α: the Linear alone, patch_embed_config.linear_only), and the
  * sequence is  [cls + pos₀, e(x_{i₁}) + pos_{1+i₁}, …]  for the chosen patch
  * indices i_t of each sample (all of them, or MAE's visible subset). A token
  * may instead be a learned mask token (CRATE-MAE feeds masked patches to the
@@ -19,6 +20,7 @@
 
 typedef struct {
     int C, H, W, patch, grid_h, grid_w, num_patches, patch_dim, d;
+    int linear_only;
     ln_layer ln_in;
     linear_layer proj;
     ln_layer ln_out;
@@ -31,6 +33,7 @@ typedef struct {
 typedef struct {
     int C, H, W, patch, d;
     int pos_learned, with_mask_token;
+    int linear_only; /* Linear(P→d, bias) without the two LNs (CRATE-α's patch embedding) */
 } patch_embed_config;
 
 int patch_embed_declare(patch_embed *pe, param_store *ps, arena *a, const char *prefix, const patch_embed_config *cfg);

@@ -21,6 +21,10 @@ int text_cache_init(text_cache *c, const text_encoder *enc) {
         c->p = b->mssa.p;
     }
     size_t kp = (size_t)c->K * c->p, wide = kp > (size_t)c->d ? kp : (size_t)c->d;
+    if (c->L > 0) {
+        const encoder_block *b = block_stack_at(&enc->stack, 0);
+        if (b->kind == BLOCK_CRATE_ALPHA && (size_t)b->alpha.n > wide) wide = (size_t)b->alpha.n;
+    }
     c->w = crate_malloc(((size_t)c->L * c->T_max * kp + 1) * sizeof(float), "decoding cache");
     c->z = crate_malloc((size_t)c->d * sizeof(float), "decoding cache");
     c->x = crate_malloc(wide * sizeof(float), "decoding cache");
@@ -73,7 +77,7 @@ static void layer_step(text_cache *c, const param_store *ps, const encoder_block
     int d = c->d, t = c->pos;
     size_t kp = (size_t)c->K * c->p;
     float *W = c->w + (size_t)layer * c->T_max * kp;
-    float *mean = c->buf, *rstd = c->buf + 1, *z_half = c->buf + 2, *y = z_half + d;
+    float *mean = c->buf, *rstd = c->buf + 1, *z_half = c->buf + 2, *y = z_half + d, *code = y + d;
     ln_layer ln1 = blk->ln1;
     ln1.out = c->x, ln1.mean = mean, ln1.rstd = rstd;
     ln_layer_forward(&ln1, ps, c->z, 1);
@@ -88,10 +92,16 @@ static void layer_step(text_cache *c, const param_store *ps, const encoder_block
     ln_layer ln2 = blk->ln2;
     ln2.out = y, ln2.mean = mean, ln2.rstd = rstd;
     ln_layer_forward(&ln2, ps, z_half, 1);
-    ista_layer ista = blk->ista;
-    ista.resid = c->x;
-    ista.out = c->z;
-    ista_forward(&ista, ps, y, 1);
+    /* Z⁺ into c->z; CRATE-α's two codes of width n ≤ wide take buf's last 2·wide. */
+    encoder_block row = *blk;
+    row.out = c->z;
+    row.ista.resid = c->x;
+    row.ista.out = c->z;
+    row.alpha.resid = c->x;
+    row.alpha.code1 = code;
+    row.alpha.code2 = code + row.alpha.n;
+    row.alpha.out = c->x;
+    encoder_block_sparsify(&row, ps, y, z_half, 1);
 }
 
 void text_cache_step(text_cache *c, const param_store *ps, int32_t id, float *logits) {

@@ -8,13 +8,18 @@
 #include "src/error.h"
 #include "src/kernels/kernels.h"
 
-/* GPT-2 init of the layers: U ~ N(0, 0.02²), O ~ N(0, (0.02/√(2L))²). */
+/* GPT-2 init of the layers: U ~ N(0, 0.02²), O ~ N(0, (0.02/√(2L))²); CRATE-α's
+ * D as U and D₁ as O. */
 static void init_like_gpt2(text_encoder *e, param_store *ps) {
     float out_std = TEXT_INIT_STD / sqrtf(2.0f * (float)(e->stack.depth > 0 ? e->stack.depth : 1));
     for (int i = 0; i < e->stack.depth; i++) {
         const encoder_block *b = block_stack_at(&e->stack, i);
         param_store_set_normal_init(ps, b->mssa.proj_u.weight, TEXT_INIT_STD);
         param_store_set_normal_init(ps, b->mssa.proj_o.weight, out_std);
+        if (b->kind == BLOCK_CRATE_ALPHA) { /* D reads the stream like U; D₁ writes to it like O */
+            param_store_set_normal_init(ps, b->alpha.dict, TEXT_INIT_STD);
+            param_store_set_normal_init(ps, b->alpha.out_dict, out_std);
+        }
     }
 }
 

@@ -50,10 +50,12 @@ int layer_measures_images(frozen_encoder *fe, image_dataset *ds, int images, enc
             for (int b = 0; b < n; b++) {
                 const encoder_block *blk = block_stack_at(&fe->enc.stack, l);
                 const float *w = blk->mssa.proj_u.out + (size_t)b * N * K * p;
-                const float *z = blk->ista.out + (size_t)b * N * d;
+                const float *z = blk->out + (size_t)b * N * d;
+                int width;
+                const float *code = encoder_block_code(blk, &width);
                 double *v = per + ((size_t)l * n_img + at + b) * MEASURES;
                 v[RC] = whitebox_compression(w, N, K, p, WHITEBOX_EPS2);
-                v[SPARSITY] = whitebox_sparsity(z, (size_t)N * d);
+                v[SPARSITY] = whitebox_sparsity(code + (size_t)b * N * width, (size_t)N * width);
                 v[RATE] = whitebox_coding_rate(z, N, d, WHITEBOX_EPS2);
             }
     }

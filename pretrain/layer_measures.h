@@ -1,7 +1,8 @@
 /* layer_measures.h — the white-box measures (src/eval/whitebox.h) of every
  * layer of a saved image encoder, over a set of images: for layer ℓ
  *   R^c    of the layer's shared projection W = LN₁(Z^ℓ) Uᵀ (mssa.proj_u.out)
- *   sparsity and R(Z) of its ISTA output Z^{ℓ+1} (ista.out)
+ *   sparsity of its sparse code (CRATE: the ISTA output Z^{ℓ+1}; CRATE-α: A₂)
+ *   R(Z) of the layer's output Z^{ℓ+1}
  * per image (N = 1 + patches tokens, the cls token counted), then the mean
  * and standard deviation over the images.
  */

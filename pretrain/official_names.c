@@ -42,6 +42,10 @@ static const name_rule causal_rules[] = {
 int official_model_of(const train_config *cfg, official_model *m) {
     const train_model_config *mc = &cfg->model;
     int64_t p = mc->head_dim ? mc->head_dim : mc->dim / mc->heads;
+    if (mc->block == TRAIN_BLOCK_CRATE_ALPHA || mc->patch_embed == TRAIN_PATCH_EMBED_LINEAR)
+        return crate_fail(CRATE_EINPUT, "model.block = crate-alpha / model.patch_embed = linear: the official CRATE "
+                          "code (its image models and crate-lm) has only the crate layer and patch embedding: "
+                          "use --names crate");
     switch (cfg->objective.name) {
     case TRAIN_OBJECTIVE_BERT:
         return crate_fail(CRATE_EINPUT, "the official CRATE code has no BERT model: export with --names crate");

@@ -42,6 +42,12 @@ static const config_key train_schema[] = {
     KEY_INT(model, patch, "4", 1, 1024, "image patch side in pixels"),
     KEY_FLOAT(model, eta, "0.1", 0, 100, "ISTA step size eta"),
     KEY_FLOAT(model, lambda, "0.5", 0, 100, "ISTA sparsity lambda (0.1 classic CRATE, 0.5 CRATE-MAE)"),
+    KEY_ENUM(model, block, "crate", "crate|crate-alpha",
+             "encoder layer: crate (MSSA + one ISTA step) or crate-alpha (MSSA, two ISTA steps over an overcomplete "
+             "dictionary, an output dictionary and a residual)"),
+    KEY_INT(model, ista_expand, "4", 1, 64, "crate-alpha: the dictionary is d x (ista_expand*d)"),
+    KEY_ENUM(model, patch_embed, "norm", "norm|linear",
+             "image models: patch embedding LN -> Linear -> LN (CRATE) or Linear alone (CRATE-alpha)"),
     KEY_ENUM(model, pos_embed, "sincos", "sincos|learned", "position embedding: fixed 2D sin-cos or learned"),
     KEY_INT(model, vocab_size, "0", 0, 1 << 24, "text models: tokenizer vocabulary V; 0 takes the data.train tokenizer's"),
     KEY_INT(model, context, "256", 1, 1 << 20, "text models: tokens per window T (learned positions for T)"),

@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+enum train_block { TRAIN_BLOCK_CRATE = 0, TRAIN_BLOCK_CRATE_ALPHA = 1 };
+enum train_patch_embed { TRAIN_PATCH_EMBED_NORM = 0, TRAIN_PATCH_EMBED_LINEAR = 1 };
 enum train_pos_embed { TRAIN_POS_EMBED_SINCOS = 0, TRAIN_POS_EMBED_LEARNED = 1 };
 enum train_objective {
     TRAIN_OBJECTIVE_MAE = 0,
@@ -37,7 +39,10 @@ typedef struct {
     int64_t dim, heads, head_dim, depth, decoder_depth, patch;
     int64_t vocab_size, context; /* text models */
     double eta, lambda;
-    int pos_embed; /* enum train_pos_embed */
+    int block;       /* enum train_block */
+    int64_t ista_expand;
+    int patch_embed; /* enum train_patch_embed */
+    int pos_embed;   /* enum train_pos_embed */
     double init_std;
 } train_model_config;
 

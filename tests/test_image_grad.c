@@ -85,7 +85,14 @@ int main(void) {
                         "objective.name=classify", "classify.crop_pad=2", "classify.flip_prob=0.5"};
     char *plain[] = {"data.train=unused", "model.dim=8", "model.heads=2", "model.depth=1", "model.patch=4",
                      "objective.name=classify", "classify.label_smoothing=0", "model.pos_embed=learned"};
+    char *alpha[] = {"data.train=unused", "model.dim=8", "model.heads=2", "model.depth=2", "model.patch=4",
+                     "objective.name=classify", "model.block=crate-alpha", "model.ista_expand=2",
+                     "model.patch_embed=linear"};
+    char *alpha_mae[] = {"data.train=unused", "model.dim=8", "model.heads=2", "model.depth=1",
+                         "model.decoder_depth=1", "model.patch=4", "model.block=crate-alpha"};
     check_model("mae visible", mae_objective_create, 6, visible);
+    check_model("classify crate-alpha+linear patches", classify_objective_create, 9, alpha);
+    check_model("mae crate-alpha", mae_objective_create, 7, alpha_mae);
     check_model("mae all+learned+normpix", mae_objective_create, 9, all);
     check_model("classify smoothed+augmented", classify_objective_create, 8, classify);
     check_model("classify plain+learned", classify_objective_create, 8, plain);

@@ -181,5 +181,14 @@ int main(void) {
                           "model.depth=2", "model.context=12", "gpt2.final_norm=true"};
     check_cache("cache, no final norm", 6, cache_plain);
     check_cache("cache, final norm", 7, cache_norm);
+    char *alpha[] = {"objective.name=gpt2", "data.train=unused", "model.dim=8", "model.heads=2", "model.depth=2",
+                     "model.context=5", "model.block=crate-alpha", "model.ista_expand=2"};
+    char *bert_alpha[] = {"objective.name=bert", "data.train=unused", "model.dim=8", "model.heads=2",
+                          "model.depth=2", "model.context=9", "bert.mask_prob=0.4", "model.block=crate-alpha"};
+    char *cache_alpha[] = {"objective.name=gpt2", "data.train=unused", "model.dim=16", "model.heads=2",
+                           "model.depth=3", "model.context=12", "model.block=crate-alpha"};
+    check_model("gpt2 crate-alpha", 8, alpha);
+    check_model("bert crate-alpha", 8, bert_alpha);
+    check_cache("cache, crate-alpha", 7, cache_alpha);
     return check_finish();
 }

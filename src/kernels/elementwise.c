@@ -29,6 +29,11 @@ void relu_backward(float *dinp, const float *dout, const float *out, size_t n) {
     for (size_t i = 0; i < n; i++) dinp[i] += out[i] > 0.0f ? dout[i] : 0.0f;
 }
 
+void relu_mask(float *g, const float *out, size_t n) {
+#pragma omp parallel for simd schedule(static) if (n >= ELEMENTWISE_PAR_MIN)
+    for (size_t i = 0; i < n; i++) g[i] = out[i] > 0.0f ? g[i] : 0.0f;
+}
+
 /* The exact GELU of BERT (not the tanh approximation): with the standard
  * normal cdf Φ(x) = ½(1 + erf(x/√2)) and density φ(x) = exp(−x²/2)/√(2π),
  *   gelu(x) = x·Φ(x),   gelu'(x) = Φ(x) + x·φ(x).

@@ -47,6 +47,8 @@ void attention_backward(float *dw, float *scratch, const float *dout, const floa
 void relu_forward(float *out, const float *inp, size_t n);
 /* dinp += dout ⊙ [out > 0] (uses the forward OUTPUT, so inp need not be kept) */
 void relu_backward(float *dinp, const float *dout, const float *out, size_t n);
+/* g ⊙= [out > 0] in place: ReLU's backward where g already holds dout (overwrites, no accumulation) */
+void relu_mask(float *g, const float *out, size_t n);
 /* exact (erf) GELU as BERT: out = x·Φ(x) = ½x(1 + erf(x/√2)) */
 void gelu_forward(float *out, const float *inp, size_t n);
 /* dinp += dout ⊙ (Φ(x) + x·φ(x)), φ(x) = exp(−x²/2)/√(2π) (uses the forward INPUT x = inp) */
