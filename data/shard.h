@@ -138,6 +138,9 @@ int image_dataset_open(image_dataset **out, const char *path, size_t cache_bytes
 void image_dataset_close(image_dataset *ds);
 
 uint64_t image_dataset_count(const image_dataset *ds);
+/* CRATE_OK if records first … first + n − 1 exist, else an input error
+ * saying so, `what` naming the data set (an option or key). */
+int image_dataset_check_span(const image_dataset *ds, uint64_t first, uint64_t n, const char *what);
 void image_dataset_shape(const image_dataset *ds, int *C, int *H, int *W);
 /* Totals of what the headers and indexes say (stats.file_bytes: all shards). */
 void image_dataset_get_stats(const image_dataset *ds, image_dataset_stats *stats);

@@ -386,6 +386,13 @@ int image_dataset_open(image_dataset **out, const char *path, size_t cache_bytes
 
 uint64_t image_dataset_count(const image_dataset *ds) { return shard_set_count(ds->set); }
 
+int image_dataset_check_span(const image_dataset *ds, uint64_t first, uint64_t n, const char *what) {
+    uint64_t count = image_dataset_count(ds);
+    if (first < count && n <= count - first) return CRATE_OK;
+    return crate_fail(CRATE_EINPUT, "%s holds %llu images: images %llu to %llu do not exist", what,
+                      (unsigned long long)count, (unsigned long long)first, (unsigned long long)(first + n - 1));
+}
+
 void image_dataset_shape(const image_dataset *ds, int *C, int *H, int *W) {
     if (C) *C = (int)ds->C;
     if (H) *H = (int)ds->H;

@@ -72,6 +72,14 @@ void patchify_float_images(float *patches, const float *images, int B, int C, in
                     patches[patch_offset(b, c, y, x, C, H, W, p)] = images[(((size_t)b * C + c) * H + y) * W + x];
 }
 
+void unpatchify_images(float *images, const float *patches, int B, int C, int H, int W, int p) {
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < C; c++)
+            for (int y = 0; y < H; y++)
+                for (int x = 0; x < W; x++)
+                    images[(((size_t)b * C + c) * H + y) * W + x] = patches[patch_offset(b, c, y, x, C, H, W, p)];
+}
+
 void patch_embed_forward(patch_embed *pe, const param_store *ps, const float *patches, const int *idx,
                          const uint8_t *masked, int B, int n_tok) {
     const int d = pe->d, P = pe->patch_dim, M = B * n_tok;

@@ -44,6 +44,9 @@ void patchify_images(float *patches, const uint8_t *images, int B, int C, int H,
 /* The same for images already in floats (DINO's views, data/multicrop.h): values are copied as they are. */
 void patchify_float_images(float *patches, const float *images, int B, int C, int H, int W, int p);
 
+/* The inverse of patchify_float_images: patches (B, num_patches, P) → images (B,C,H,W). */
+void unpatchify_images(float *images, const float *patches, int B, int C, int H, int W, int p);
+
 /* patches (B, num_patches, P); idx (B, n_tok) patch indices; masked (B, n_tok),
  * 1 = use the mask token instead of the patch, or NULL. → pe->tokens */
 void patch_embed_forward(patch_embed *pe, const param_store *ps, const float *patches, const int *idx,

@@ -4,17 +4,26 @@
  * shared projection, the sparsity and the coding rate R(Z) of its ISTA
  * output, mean ± spread over the first N images. A table, one JSON line per
  * layer, and a PNG of the curves across layers (src/io/plot.h), optionally
- * beside the same encoder at its random initialization.
+ * beside the same encoder at its random initialization. And pictures: a MAE
+ * model's reconstructions (pretrain/mae_reconstruct.h), the cls token's
+ * attention per head (pretrain/attention_maps.h).
  * Exit status: 0 done, 2 bad usage, checkpoint or data, 1 internal failure.
  */
+#include <limits.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "data/image_source.h"
+#include "data/token_shard.h"
+#include "pretrain/attention_maps.h"
+#include "pretrain/frozen_text.h"
 #include "pretrain/layer_measures.h"
+#include "pretrain/mae_reconstruct.h"
 #include "src/ckpt/checkpoint.h"
 #include "src/config/cli.h"
 #include "src/error.h"
@@ -25,34 +34,57 @@
 static const char *TOOL = "crate-analyze";
 
 typedef struct {
-    const char *ckpt, *data, *weights, *out, *plot;
-    int images, batch, threads, random_init, with_random_init;
+    const char *ckpt, *data, *weights, *out, *plot, *reconstruct_png, *attention_png;
+    int images, batch, threads, random_init, with_random_init, no_measures, reconstruct, attention, layer;
+    int first;
 } analyze_args;
 
 static void usage(FILE *out) {
     fprintf(out,
             "usage: crate-analyze CKPT --data SHARDS [--images N] [--weights params|teacher] [--random-init]\n"
             "                     [--with-random-init] [--plot FILE.png] [--out FILE.jsonl] [--batch B] [--threads T]\n"
+            "                     [--reconstruct N [--reconstruct-png FILE]] [--attention N [--attention-png FILE]\n"
+            "                     [--layer L]] [--first ID] [--no-measures]\n"
             "\n"
-            "Measures what each CRATE layer does (DESIGN §13), on the image encoder of checkpoint CKPT (a\n"
-            "step folder, or run.dir/ckpt for its newest) over the first N images of SHARDS:\n"
+            "Measures what each CRATE layer does (DESIGN §13), on the encoder of checkpoint CKPT (a step\n"
+            "folder, or run.dir/ckpt for its newest) over the first N samples of SHARDS: images through an\n"
+            "image encoder (mae, dino, classify), or windows of the model's context through a text encoder\n"
+            "(gpt2, bert):\n"
             "  R^c       the compression term of the layer's shared projection W = LN1(Z) U^T: each token's\n"
             "            per-head vector scaled to unit length, 1/2 sum_k logdet(I + p/(N eps^2) X_k X_k^T),\n"
-            "            eps^2 = 0.01, N tokens with the cls token (bound 1/2 p ln(1 + 1/eps^2) K)\n"
-            "  sparsity  the fraction of non-zeros of the layer's ISTA output Z (N x d)\n"
+            "            eps^2 = 0.01, N tokens (an image's with the cls token; a window's T) (bound\n"
+            "            1/2 p ln(1 + 1/eps^2) K)\n"
+            "  sparsity  the fraction of non-zeros of the layer's sparse code: the ISTA output Z (N x d), or\n"
+            "            CRATE-alpha's A2 (N x m d)\n"
             "  R(Z)      the coding rate 1/2 logdet(I + d/(N eps^2) Z^T Z) of that output\n"
-            "each as mean and standard deviation over the images. In the paper, a trained CRATE's R^c falls\n"
+            "each as mean and standard deviation over the samples. In the paper, a trained CRATE's R^c falls\n"
             "and its sparsity rises with depth.\n"
             "\n"
-            "  --data SHARDS        image shards (crate-data), of the encoder's image shape\n"
-            "  --images N           images measured (default 1000)\n"
+            "  --data SHARDS        image shards (crate-data), of the encoder's image shape, or token shards\n"
+            "                       (crate-data kjv|fortunes|text) made with the checkpoint's tokenizer; window\n"
+            "                       i is tokens [i T, (i+1) T) of the documents back to back\n"
+            "  --images N           samples measured (images or windows; default 1000)\n"
             "  --weights W          params (default) or teacher (a DINO checkpoint's EMA teacher)\n"
             "  --random-init        measure the encoder training started from instead (run.seed, model.init_std)\n"
             "  --with-random-init   measure both; the plot shows the two side by side\n"
             "  --plot FILE.png      the curves across layers: R^c (with its bound), sparsity, R(Z)\n"
             "  --out FILE           append the JSON lines to FILE too\n"
-            "  --batch B            images per forward pass (default 64)\n"
+            "  --batch B            samples per forward pass (default 64)\n"
             "  --threads T          OpenMP threads (default: all cores)\n"
+            "\n"
+            "Pictures (PNG), of images ID ... ID+N-1 of SHARDS, one row per image:\n"
+            "  --reconstruct N      a MAE checkpoint's reconstructions: the image, the masked input (hidden\n"
+            "                       patches gray) and the reconstruction (visible patches as they are, hidden\n"
+            "                       ones as the decoder predicts them); the masks are those training draws for\n"
+            "                       these samples in epoch 0. Prints their masked-patch loss\n"
+            "  --reconstruct-png F  where (default reconstruct.png)\n"
+            "  --attention N        the image, then the cls token's attention over the patches for each head of\n"
+            "                       layer L, each scaled to its largest weight, upsampled as a heat map (black\n"
+            "                       0, yellow 1); any image encoder (mae, dino with --weights, classify)\n"
+            "  --attention-png F    where (default attention.png)\n"
+            "  --layer L            the layer the attention is taken from, 1 to depth (default: the last)\n"
+            "  --first ID           the first image shown (default 0)\n"
+            "  --no-measures        only the pictures\n"
             "  -h, --help           this text\n"
             "\n"
             "Prints a table, then one JSON line per layer: {\"layer\",\"rc\",\"rc_std\",\"rc_bound\",\"sparsity\",\n"
@@ -61,7 +93,8 @@ static void usage(FILE *out) {
 }
 
 static int parse_args(int argc, char **argv, analyze_args *a) {
-    *a = (analyze_args){.weights = "params", .images = 1000, .batch = 64};
+    *a = (analyze_args){.weights = "params", .images = 1000, .batch = 64, .reconstruct_png = "reconstruct.png",
+                        .attention_png = "attention.png"};
     int rc = CRATE_OK;
     for (int i = 1; i < argc && rc == CRATE_OK; i++) {
         const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -73,8 +106,12 @@ static int parse_args(int argc, char **argv, analyze_args *a) {
             a->random_init = 1, takes = 0;
         } else if (!strcmp(k, "--with-random-init")) {
             a->with_random_init = 1, takes = 0;
+        } else if (!strcmp(k, "--no-measures")) {
+            a->no_measures = 1, takes = 0;
         } else if (!strcmp(k, "--data") || !strcmp(k, "--weights") || !strcmp(k, "--plot") || !strcmp(k, "--out") ||
-                   !strcmp(k, "--images") || !strcmp(k, "--batch") || !strcmp(k, "--threads")) {
+                   !strcmp(k, "--images") || !strcmp(k, "--batch") || !strcmp(k, "--threads") ||
+                   !strcmp(k, "--reconstruct") || !strcmp(k, "--reconstruct-png") || !strcmp(k, "--attention") ||
+                   !strcmp(k, "--attention-png") || !strcmp(k, "--layer") || !strcmp(k, "--first")) {
             if (!v) return crate_fail(CRATE_EINPUT, "option %s needs a value", k);
             if (!strcmp(k, "--data")) a->data = v;
             else if (!strcmp(k, "--weights")) a->weights = v;
@@ -82,6 +119,12 @@ static int parse_args(int argc, char **argv, analyze_args *a) {
             else if (!strcmp(k, "--out")) a->out = v;
             else if (!strcmp(k, "--images")) rc = cli_int(k, v, 1, 1000000, &a->images);
             else if (!strcmp(k, "--batch")) rc = cli_int(k, v, 1, 4096, &a->batch);
+            else if (!strcmp(k, "--reconstruct")) rc = cli_int(k, v, 1, MAE_RECONSTRUCT_MAX, &a->reconstruct);
+            else if (!strcmp(k, "--reconstruct-png")) a->reconstruct_png = v;
+            else if (!strcmp(k, "--attention")) rc = cli_int(k, v, 1, ATTENTION_MAPS_MAX, &a->attention);
+            else if (!strcmp(k, "--attention-png")) a->attention_png = v;
+            else if (!strcmp(k, "--layer")) rc = cli_int(k, v, 1, 4096, &a->layer);
+            else if (!strcmp(k, "--first")) rc = cli_int(k, v, 0, INT_MAX, &a->first);
             else rc = cli_int(k, v, 1, 1024, &a->threads);
         } else {
             return crate_fail(CRATE_EINPUT, "unknown option '%s' (see %s --help)", k, TOOL);
@@ -95,6 +138,8 @@ static int parse_args(int argc, char **argv, analyze_args *a) {
         return crate_fail(CRATE_EINPUT, "--weights %s: params or teacher", a->weights);
     if (a->random_init && a->with_random_init)
         return crate_fail(CRATE_EINPUT, "--random-init and --with-random-init: give one");
+    if (a->no_measures && !a->reconstruct && !a->attention)
+        return crate_fail(CRATE_EINPUT, "--no-measures without --reconstruct or --attention leaves nothing to do");
     return CRATE_OK;
 }
 
@@ -102,7 +147,7 @@ static int parse_args(int argc, char **argv, analyze_args *a) {
  * seed and init_std, which reproduces them when the encoder's tensors have
  * the ids here that they had in training (the objective declared them first,
  * as every image objective does): the manifest's tensor table says. */
-static int reinitialize(frozen_encoder *fe, const char *ckpt) {
+static int reinitialize(param_store *ps, const char *ckpt) {
     ckpt_manifest m;
     int none[CKPT_MAX_SECTIONS] = {0};
     float *vec[CKPT_MAX_SECTIONS];
@@ -111,25 +156,50 @@ static int reinitialize(frozen_encoder *fe, const char *ckpt) {
     config_sources src = {0};
     if (rc == CRATE_OK) rc = train_config_load_text(&cfg, &src, m.config, "the checkpoint's config");
     config_sources_free(&src);
-    for (int id = 0; rc == CRATE_OK && id < fe->ps.count; id++)
-        if (id >= m.ntensors || strcmp(m.tensors[id].name, fe->ps.tensors[id].name))
+    for (int id = 0; rc == CRATE_OK && id < ps->count; id++)
+        if (id >= m.ntensors || strcmp(m.tensors[id].name, ps->tensors[id].name))
             rc = crate_fail(CRATE_EINPUT, "%s: tensor %d is %s in the checkpoint and %s in the encoder: the objective "
                             "declared other tensors first, so its initial weights cannot be rebuilt", ckpt, id,
-                            id < m.ntensors ? m.tensors[id].name : "missing", fe->ps.tensors[id].name);
-    if (rc == CRATE_OK) param_store_initialize(&fe->ps, (uint64_t)cfg.run.seed, (float)cfg.model.init_std);
+                            id < m.ntensors ? m.tensors[id].name : "missing", ps->tensors[id].name);
+    if (rc == CRATE_OK) param_store_initialize(ps, (uint64_t)cfg.run.seed, (float)cfg.model.init_std);
     ckpt_manifest_free(&m);
+    return rc;
+}
+
+/* Whether --data is a folder of token shards (crate-data's text sets) rather than image shards. */
+static int is_token_data(const char *dir) {
+    char meta[4096];
+    snprintf(meta, sizeof meta, "%s/%s", dir, TOKEN_META_FILE);
+    return access(meta, F_OK) == 0;
+}
+
+/* The text encoder's measures over token windows of --data. */
+static int measure_texts(const analyze_args *a, int random_init, encoder_measures *out, int64_t *step) {
+    if (strcmp(a->weights, "params"))
+        return crate_fail(CRATE_EINPUT, "--weights %s: a text model has only its trained weights (params)", a->weights);
+    frozen_text ft;
+    int rc = frozen_text_open(&ft, a->ckpt, a->batch);
+    if (rc != CRATE_OK) return rc;
+    *step = random_init ? 0 : ft.step;
+    if (random_init) rc = reinitialize(&ft.ps, a->ckpt);
+    token_dataset *ds = NULL;
+    if (rc == CRATE_OK) rc = token_dataset_open(&ds, a->data, (size_t)64 << 20);
+    if (rc == CRATE_OK) rc = layer_measures_texts(&ft, ds, a->images, out);
+    if (ds) token_dataset_close(ds);
+    frozen_text_close(&ft);
     return rc;
 }
 
 /* One measurement: the checkpoint's weights, or its random init. */
 static int measure(const analyze_args *a, int random_init, encoder_measures *out, int64_t *step) {
+    if (is_token_data(a->data)) return measure_texts(a, random_init, out, step);
     int C, H, W;
     int rc = image_source_shape(a->data, &C, &H, &W);
     frozen_encoder fe;
     if (rc == CRATE_OK) rc = frozen_encoder_open(&fe, a->ckpt, a->weights, C, H, W, a->batch);
     if (rc != CRATE_OK) return rc;
     *step = random_init ? 0 : fe.step;
-    if (random_init) rc = reinitialize(&fe, a->ckpt);
+    if (random_init) rc = reinitialize(&fe.ps, a->ckpt);
     image_dataset *ds = NULL;
     if (rc == CRATE_OK) rc = image_dataset_open(&ds, a->data, (size_t)64 << 20);
     if (rc == CRATE_OK) rc = layer_measures_images(&fe, ds, a->images, out);
@@ -139,8 +209,9 @@ static int measure(const analyze_args *a, int random_init, encoder_measures *out
 }
 
 static void report(const analyze_args *a, const encoder_measures *m, int64_t step, const char *label, FILE *also) {
-    printf("%s: %s, %s (step %lld): %d images of %d tokens, %d heads of %d, d %d; R^c bound %.2f\n", TOOL, a->ckpt,
-           label, (long long)step, m->images, m->tokens, m->heads, m->head_dim, m->d, m->rc_bound);
+    printf("%s: %s, %s (step %lld): %d %s of %d tokens, %d heads of %d, d %d; R^c bound %.2f\n", TOOL, a->ckpt,
+           label, (long long)step, m->images, is_token_data(a->data) ? "text windows" : "images", m->tokens, m->heads,
+           m->head_dim, m->d, m->rc_bound);
     printf("  layer        R^c             sparsity          R(Z)\n");
     for (int l = 0; l < m->depth; l++) {
         const layer_measure *x = &m->layers[l];
@@ -198,6 +269,29 @@ static int plot(const char *path, const encoder_measures *runs, const char *cons
     return rc;
 }
 
+/* The pictures asked for, of images first … of --data. */
+static int pictures(const analyze_args *a) {
+    image_dataset *ds = NULL;
+    int rc = image_dataset_open(&ds, a->data, (size_t)64 << 20);
+    if (rc == CRATE_OK && a->reconstruct) {
+        double loss;
+        rc = mae_reconstruct_picture(a->ckpt, ds, (uint64_t)a->first, a->reconstruct, a->reconstruct_png, &loss);
+        if (rc == CRATE_OK)
+            printf("%s: wrote %s: %d images (from %lld), original | masked | reconstruction; masked-patch loss %.5f\n",
+                   TOOL, a->reconstruct_png, a->reconstruct, (long long)a->first, loss);
+    }
+    if (rc == CRATE_OK && a->attention) {
+        int layer, heads;
+        rc = attention_maps_picture(a->ckpt, a->weights, ds, (uint64_t)a->first, a->attention, a->layer,
+                                    a->attention_png, &layer, &heads);
+        if (rc == CRATE_OK)
+            printf("%s: wrote %s: %d images (from %lld), the image | cls attention of heads 1-%d of layer %d\n", TOOL,
+                   a->attention_png, a->attention, (long long)a->first, heads, layer);
+    }
+    if (ds) image_dataset_close(ds);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -215,11 +309,12 @@ int main(int argc, char **argv) {
     int nruns = 0;
     int64_t step = 0;
     const char *trained = strcmp(a.weights, "teacher") ? "trained" : "teacher";
-    if (rc == CRATE_OK && !a.random_init) {
+    if (rc == CRATE_OK && (a.reconstruct || a.attention)) rc = pictures(&a);
+    if (rc == CRATE_OK && !a.random_init && !a.no_measures) {
         rc = measure(&a, 0, &runs[nruns], &step);
         if (rc == CRATE_OK) labels[nruns] = trained, report(&a, &runs[nruns], step, trained, out), nruns++;
     }
-    if (rc == CRATE_OK && (a.random_init || a.with_random_init)) {
+    if (rc == CRATE_OK && !a.no_measures && (a.random_init || a.with_random_init)) {
         rc = measure(&a, 1, &runs[nruns], &step);
         if (rc == CRATE_OK) labels[nruns] = "random init", report(&a, &runs[nruns], step, "random init", out), nruns++;
     }

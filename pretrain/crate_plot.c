@@ -1,6 +1,7 @@
-/* crate_plot.c — `crate-plot RUN... [--keys K,K] [--out FILE.png]`: the
- * training curves of one or more runs (their metrics.jsonl) as one PNG, a
- * panel per key against step, the runs overlaid. For looking at a run (or
+/* crate_plot.c — `crate-plot RUN... [--keys K,K] [--x KEY] [--out FILE.png]`:
+ * the training curves of one or more runs (their metrics.jsonl) as one PNG, a
+ * panel per key against step (or another key, such as elapsed_s, to compare
+ * runs at equal time), the runs overlaid. For looking at a run (or
  * comparing two) rather than reading its numbers.
  * Exit status: 0 done, 2 bad usage or unreadable metrics, 1 internal failure.
  */
@@ -19,14 +20,17 @@ enum { MAX_RUNS = 10, MAX_KEYS = 6 };
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: crate-plot RUN [RUN ...] [--keys KEY[,KEY...]] [--out FILE.png] [--linear]\n"
+            "usage: crate-plot RUN [RUN ...] [--keys KEY[,KEY...]] [--x KEY] [--out FILE.png] [--linear]\n"
             "\n"
             "Plots the metrics of training runs against step: one panel per key, every run a line (up to\n"
             "%d runs, %d keys). RUN is a run.dir (its metrics.jsonl is read) or a metrics.jsonl file; runs are\n"
             "named by their folder in the legend.\n"
             "\n"
             "  --keys K,K   the keys to plot (default: loss, lr, and every evaluation key the runs logged,\n"
-            "               e.g. knn_top1, val_loss); any key of metrics.jsonl works (grad_norm, ms_per_step)\n"
+            "               e.g. knn_top1, val_loss); any key of metrics.jsonl works (grad_norm, ms_per_step,\n"
+            "               eval.whitebox's rc_L, sparsity_L, coding_rate_L of layer L)\n"
+            "  --x KEY      the horizontal axis (default step); elapsed_s compares runs at equal time (an\n"
+            "               evaluation line takes the value of the training line of its step)\n"
             "  --out FILE   the PNG written (default curves.png)\n"
             "  --linear     loss keys on a linear axis (default: log10)\n"
             "  -h, --help   this text\n"
@@ -54,6 +58,17 @@ static void run_paths(run *r, const char *arg) {
     snprintf(r->name, sizeof r->name, "%s", slash ? slash + 1 : tmp);
 }
 
+/* eval.whitebox's per-layer keys (rc_3, sparsity_3, coding_rate_3) and its
+ * sample count: many columns, left to --keys. */
+static int layer_key(const char *k) {
+    if (!strcmp(k, "whitebox_samples")) return 1;
+    const char *u = strrchr(k, '_');
+    if (!u || !u[1] || strspn(u + 1, "0123456789") != strlen(u + 1)) return 0;
+    size_t n = (size_t)(u - k);
+    return (n == 2 && !strncmp(k, "rc", 2)) || (n == 8 && !strncmp(k, "sparsity", 8)) ||
+           (n == 11 && !strncmp(k, "coding_rate", 11));
+}
+
 /* Training lines carry loss; every other numeric key on lines without it is
  * an evaluation (knn_top1, val_loss, ...); eval_s is how long one took. */
 static int default_keys(const run *runs, int nruns, const char **keys) {
@@ -65,7 +80,7 @@ static int default_keys(const run *runs, int nruns, const char **keys) {
         int loss = metrics_table_column(t, "loss");
         for (int c = 0; c < t->columns && n < MAX_KEYS; c++) {
             const char *k = t->key[c];
-            if (!strcmp(k, "step") || !strcmp(k, "eval_s")) continue;
+            if (!strcmp(k, "step") || !strcmp(k, "eval_s") || layer_key(k)) continue;
             int eval = 0;
             for (int i = 0; i < t->rows && !eval; i++)
                 eval = isfinite(t->value[(size_t)i * t->columns + c]) &&
@@ -87,17 +102,28 @@ static int split_keys(char *list, const char **keys, int *n) {
     return *n ? CRATE_OK : crate_fail(CRATE_EINPUT, "--keys: give at least one key");
 }
 
-/* The (step, value) points of key in run r: the rows where both are finite. */
-static int points(const metrics_table *t, const char *key, double *x, double *y) {
-    int cs = metrics_table_column(t, "step"), ck = metrics_table_column(t, key), n = 0;
-    for (int i = 0; cs >= 0 && ck >= 0 && i < t->rows; i++) {
-        double s = t->value[(size_t)i * t->columns + cs], v = t->value[(size_t)i * t->columns + ck];
+/* Row i's value of column cx, or, where the row lacks it, that of another
+ * row of the same step (an evaluation line's elapsed_s is its step's). */
+static double x_value(const metrics_table *t, int i, int cx, int cs) {
+    double x = t->value[(size_t)i * t->columns + cx], step = t->value[(size_t)i * t->columns + cs];
+    for (int j = 0; !isfinite(x) && j < t->rows; j++)
+        if (t->value[(size_t)j * t->columns + cs] == step) x = t->value[(size_t)j * t->columns + cx];
+    return x;
+}
+
+/* The (x, value) points of key in run r: the rows where both are finite. */
+static int points(const metrics_table *t, const char *xkey, const char *key, double *x, double *y) {
+    int cs = metrics_table_column(t, "step"), cx = metrics_table_column(t, xkey), ck = metrics_table_column(t, key);
+    int n = 0;
+    for (int i = 0; cs >= 0 && cx >= 0 && ck >= 0 && i < t->rows; i++) {
+        double s = x_value(t, i, cx, cs), v = t->value[(size_t)i * t->columns + ck];
         if (isfinite(s) && isfinite(v)) x[n] = s, y[n++] = v;
     }
     return n;
 }
 
-static int draw(const char *out, const run *runs, int nruns, const char **keys, int nkeys, int linear) {
+static int draw(const char *out, const run *runs, int nruns, const char *xkey, const char **keys, int nkeys,
+                int linear) {
     size_t rows = 0;
     for (int r = 0; r < nruns; r++) rows += (size_t)runs[r].t.rows;
     double *buf = crate_malloc(2 * (rows + 1) * nkeys * sizeof *buf, "plot points");
@@ -110,14 +136,16 @@ static int draw(const char *out, const run *runs, int nruns, const char **keys, 
         int drawn = 0;
         for (int r = 0; r < nruns; r++) {
             double *x = at, *y = at + runs[r].t.rows;
-            int n = points(&runs[r].t, keys[k], x, y);
+            int n = points(&runs[r].t, xkey, keys[k], x, y);
             at += 2 * (size_t)runs[r].t.rows;
             series[k][r] = (plot_series){runs[r].name, x, y, NULL, n, n <= 30};
             drawn += n;
         }
-        if (!drawn) rc = crate_fail(CRATE_EINPUT, "no run logged the key '%s' (see %s --help)", keys[k], TOOL);
+        if (!drawn)
+            rc = crate_fail(CRATE_EINPUT, "no run logged the key '%s' against '%s' (see %s --help)", keys[k], xkey,
+                            TOOL);
         int log_y = !linear && strstr(keys[k], "loss") != NULL;
-        panels[k] = (plot_panel){keys[k], "step", keys[k], series[k], nruns, log_y, NAN, NULL};
+        panels[k] = (plot_panel){keys[k], xkey, keys[k], series[k], nruns, log_y, NAN, NULL};
     }
     if (rc == CRATE_OK) rc = plot_write_png(out, panels, nkeys, 440, 330);
     free(buf);
@@ -125,7 +153,7 @@ static int draw(const char *out, const run *runs, int nruns, const char **keys, 
 }
 
 int main(int argc, char **argv) {
-    const char *out = "curves.png", *keys[MAX_KEYS];
+    const char *out = "curves.png", *xkey = "step", *keys[MAX_KEYS];
     char *key_list = NULL;
     int linear = 0, nruns = 0, nkeys = 0, rc = CRATE_OK;
     run *runs = calloc(MAX_RUNS, sizeof *runs);
@@ -136,9 +164,10 @@ int main(int argc, char **argv) {
             usage(stdout);
             free(runs);
             return 0;
-        } else if (!strcmp(a, "--out") || !strcmp(a, "--keys")) {
+        } else if (!strcmp(a, "--out") || !strcmp(a, "--keys") || !strcmp(a, "--x")) {
             if (i + 1 == argc) rc = crate_fail(CRATE_EINPUT, "option %s needs a value", a);
             else if (!strcmp(a, "--out")) out = argv[++i];
+            else if (!strcmp(a, "--x")) xkey = argv[++i];
             else key_list = argv[++i];
         } else if (!strcmp(a, "--linear")) {
             linear = 1;
@@ -155,11 +184,11 @@ int main(int argc, char **argv) {
     if (rc == CRATE_OK && !nruns) rc = crate_fail(CRATE_EINPUT, "give at least one run (see %s --help)", TOOL);
     if (rc == CRATE_OK && key_list) rc = split_keys(key_list, keys, &nkeys);
     else if (rc == CRATE_OK) nkeys = default_keys(runs, nruns, keys);
-    if (rc == CRATE_OK) rc = draw(out, runs, nruns, keys, nkeys, linear);
+    if (rc == CRATE_OK) rc = draw(out, runs, nruns, xkey, keys, nkeys, linear);
     if (rc == CRATE_OK) {
         printf("%s: wrote %s:", TOOL, out);
         for (int k = 0; k < nkeys; k++) printf(" %s", keys[k]);
-        printf(" against step, %d run%s\n", nruns, nruns == 1 ? "" : "s");
+        printf(" against %s, %d run%s\n", xkey, nruns, nruns == 1 ? "" : "s");
     }
     for (int r = 0; r < nruns; r++) metrics_table_free(&runs[r].t);
     free(runs);

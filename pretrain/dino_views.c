@@ -100,12 +100,11 @@ int dino_views_sheet(const train_config *cfg, uint64_t first, int images, const 
     image_dataset *ds;
     if ((st = image_dataset_open(&ds, cfg->data.train, (size_t)cfg->data.cache_mb << 20)))
         return crate_fail_context(st, "data.train");
-    uint64_t n = image_dataset_count(ds);
-    if (first >= n || (uint64_t)images > n - first) {
+    char what[CONFIG_STRING_MAX + 16];
+    snprintf(what, sizeof what, "data.train = %s", cfg->data.train);
+    if ((st = image_dataset_check_span(ds, first, (uint64_t)images, what))) {
         image_dataset_close(ds);
-        return crate_fail(CRATE_EINPUT, "data.train = %s holds %llu images: samples %llu to %llu do not exist",
-                          cfg->data.train, (unsigned long long)n, (unsigned long long)first,
-                          (unsigned long long)(first + (uint64_t)images - 1));
+        return st;
     }
     int C, H, W;
     image_dataset_shape(ds, &C, &H, &W);

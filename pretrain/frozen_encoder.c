@@ -38,25 +38,19 @@ static const char *shape_text(char *buf, size_t cap, const int64_t *shape, int n
 
 /* Copies every encoder tensor from the checkpoint's parameter vector. */
 static int copy_tensors(frozen_encoder *fe, const ckpt_manifest *m, const float *params, const char *path) {
-    for (int id = 0; id < fe->ps.count; id++) {
-        const param_tensor *t = &fe->ps.tensors[id];
-        const ckpt_tensor *src = NULL;
-        for (int i = 0; i < m->ntensors && !src; i++)
-            if (strcmp(m->tensors[i].name, t->name) == 0) src = &m->tensors[i];
-        if (!src)
-            return crate_fail(CRATE_EINPUT, "%s has no image encoder tensor %s: it was not written by an objective "
-                              "with an image encoder", path, t->name);
-        if (src->ndim != t->ndim || memcmp(src->shape, t->shape, (size_t)t->ndim * sizeof t->shape[0])) {
-            char have[96], want[96];
-            return crate_fail(CRATE_EINPUT, "%s: tensor %s is %s in the checkpoint, but an encoder for %dx%dx%d images "
-                              "(H x W x C, the train set's) needs %s: the encoder was pretrained on other images; "
-                              "probe it on images made like its pretraining data (data.train of its config)", path,
-                              t->name, shape_text(have, sizeof have, src->shape, src->ndim), fe->H, fe->W, fe->C,
-                              shape_text(want, sizeof want, t->shape, t->ndim));
-        }
-        memcpy(param_data(&fe->ps, id), params + src->offset, t->numel * sizeof(float));
-    }
-    return CRATE_OK;
+    int lacking, bad = ckpt_manifest_copy_tensors(m, params, &fe->ps, &lacking);
+    if (bad < 0) return CRATE_OK;
+    const param_tensor *t = &fe->ps.tensors[bad];
+    if (lacking)
+        return crate_fail(CRATE_EINPUT, "%s has no image encoder tensor %s: it was not written by an objective "
+                          "with an image encoder", path, t->name);
+    const ckpt_tensor *src = ckpt_manifest_tensor(m, t->name);
+    char have[96], want[96];
+    return crate_fail(CRATE_EINPUT, "%s: tensor %s is %s in the checkpoint, but an encoder for %dx%dx%d images "
+                      "(H x W x C, the train set's) needs %s: the encoder was pretrained on other images; "
+                      "probe it on images made like its pretraining data (data.train of its config)", path,
+                      t->name, shape_text(have, sizeof have, src->shape, src->ndim), fe->H, fe->W, fe->C,
+                      shape_text(want, sizeof want, t->shape, t->ndim));
 }
 
 /* Declares the encoder of cfg for (C,H,W) images and sizes its activations. */
@@ -82,20 +76,11 @@ int frozen_encoder_for_config(frozen_encoder *fe, const train_config *cfg, int C
 }
 
 int frozen_encoder_copy(frozen_encoder *fe, const param_store *training) {
-    for (int id = 0; id < fe->ps.count; id++) {
-        const param_tensor *t = &fe->ps.tensors[id];
-        int src = param_store_find(training, t->name);
-        if (src < 0)
-            return crate_fail(CRATE_EINTERNAL, "the training parameters have no tensor %s, which the frozen "
-                              "encoder (k-NN monitor) needs: were they declared from another config?", t->name);
-        const param_tensor *from = &training->tensors[src];
-        if (from->ndim != t->ndim || memcmp(from->shape, t->shape, (size_t)t->ndim * sizeof t->shape[0]))
-            return crate_fail(CRATE_EINTERNAL, "tensor %s has another shape in the training parameters than the "
-                              "frozen encoder (k-NN monitor) declared: were they declared from another config?",
-                              t->name);
-        memcpy(param_data(&fe->ps, id), param_data(training, src), t->numel * sizeof(float));
-    }
-    return CRATE_OK;
+    int lacking, bad = param_store_copy_by_name(&fe->ps, training, &lacking);
+    if (bad < 0) return CRATE_OK;
+    return crate_fail(CRATE_EINTERNAL, "the training parameters %s tensor %s, which the frozen encoder of an "
+                      "eval.* monitor needs: were they declared from another config?",
+                      lacking ? "have no" : "hold another shape of", fe->ps.tensors[bad].name);
 }
 
 int frozen_encoder_open(frozen_encoder *fe, const char *path, const char *weights, int C, int H, int W, int batch) {
@@ -153,4 +138,5 @@ void frozen_encoder_close(frozen_encoder *fe) {
     image_encoder_destroy(&fe->enc);
     param_store_free(&fe->ps);
     arena_free(&fe->arena);
+    memset(fe, 0, sizeof *fe); /* a second close is a no-op */
 }

@@ -27,18 +27,11 @@ int frozen_text_for_config(frozen_text *ft, const train_config *cfg, int vocab, 
 
 /* Copies every tensor of ft->ps from the checkpoint's parameter vector by name. */
 static int copy_tensors(frozen_text *ft, const ckpt_manifest *m, const float *params, const char *path) {
-    for (int id = 0; id < ft->ps.count; id++) {
-        const param_tensor *t = &ft->ps.tensors[id];
-        const ckpt_tensor *src = NULL;
-        for (int i = 0; i < m->ntensors && !src; i++)
-            if (strcmp(m->tensors[i].name, t->name) == 0) src = &m->tensors[i];
-        if (!src || src->ndim != t->ndim || memcmp(src->shape, t->shape, (size_t)t->ndim * sizeof t->shape[0]))
-            return crate_fail(CRATE_EINPUT, "%s: tensor %s is %s: the checkpoint does not hold the model its own "
-                              "config describes (a damaged or hand-edited manifest?)", path, t->name,
-                              src ? "of another shape" : "missing");
-        memcpy(param_data(&ft->ps, id), params + src->offset, t->numel * sizeof(float));
-    }
-    return CRATE_OK;
+    int lacking, bad = ckpt_manifest_copy_tensors(m, params, &ft->ps, &lacking);
+    if (bad < 0) return CRATE_OK;
+    return crate_fail(CRATE_EINPUT, "%s: tensor %s is %s: the checkpoint does not hold the model its own config "
+                      "describes (a damaged or hand-edited manifest?)", path, ft->ps.tensors[bad].name,
+                      lacking ? "missing" : "of another shape");
 }
 
 int frozen_text_open(frozen_text *ft, const char *path, int batch) {

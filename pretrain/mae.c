@@ -22,6 +22,7 @@
 #include "decoders/pixel_decoder.h"
 #include "pretrain/encoder_config.h"
 #include "pretrain/knn_monitor.h"
+#include "pretrain/mae.h"
 #include "pretrain/objective.h"
 #include "src/error.h"
 #include "src/kernels/kernels.h"
@@ -78,7 +79,19 @@ static void route_tokens(mae_state *m, int b, const uint8_t *keep) {
     }
 }
 
-/* target row of patch j = its pixels, or (x − mean)/√(var + 1e-6) per patch. */
+/* A patch's mean and 1/√(var + 1e-6), var unbiased as in the MAE reference:
+ * the norm_pix_loss target is (x − mean)·rs. */
+static void patch_stats(const float *x, int P, double *mean, float *rs) {
+    double s = 0, var = 0;
+    for (int i = 0; i < P; i++) s += x[i];
+    s /= P;
+    for (int i = 0; i < P; i++) var += (x[i] - s) * (x[i] - s);
+    var /= P - 1 > 0 ? P - 1 : 1;
+    *mean = s;
+    *rs = (float)(1.0 / sqrt(var + 1e-6));
+}
+
+/* target row of patch j = its pixels, or (x − mean)·rs per patch. */
 static void fill_targets(mae_state *m, int b) {
     int np = m->num_patches, P = m->patch_dim;
     for (int j = 0; j < np; j++) {
@@ -88,20 +101,15 @@ static void fill_targets(mae_state *m, int b) {
             memcpy(t, x, (size_t)P * sizeof(float));
             continue;
         }
-        double mean = 0, var = 0;
-        for (int i = 0; i < P; i++) mean += x[i];
-        mean /= P;
-        for (int i = 0; i < P; i++) var += (x[i] - mean) * (x[i] - mean);
-        var /= P - 1 > 0 ? P - 1 : 1; /* unbiased, as the MAE reference */
-        float rs = (float)(1.0 / sqrt(var + 1e-6));
+        double mean;
+        float rs;
+        patch_stats(x, P, &mean, &rs);
         for (int i = 0; i < P; i++) t[i] = (float)(x[i] - mean) * rs;
     }
 }
 
-static int mae_forward_backward(objective *o, param_store *ps, const void *batch_ptr, objective_arm *arm,
-                                objective_loss *loss) {
-    mae_state *m = o->state;
-    const image_batch *batch = batch_ptr;
+/* Masks, encodes and decodes one micro-batch; the loss of its masked patches. */
+static int mae_forward(mae_state *m, const param_store *ps, const image_batch *batch, objective_loss *loss) {
     int B = batch->n, np = m->num_patches, P = m->patch_dim, rows = B * (1 + np);
     if (B > m->B) return crate_fail(CRATE_EINTERNAL, "mae: batch of %d exceeds the %d it was built for", B, m->B);
     patchify_images(m->patches, batch->pixels, B, batch->C, batch->H, batch->W, m->enc.embed.patch);
@@ -112,12 +120,21 @@ static int mae_forward_backward(objective *o, param_store *ps, const void *batch
     }
     const uint8_t *masked = m->encode_all ? m->enc_masked : NULL;
     image_encoder_forward(&m->enc, ps, m->patches, m->enc_idx, masked, B, m->n_tok);
-    const float *encoding = m->enc.stack.final_ln.out;
-    pixel_decoder_forward(&m->dec, ps, encoding, m->dec_src, B, 1 + m->n_tok);
-    const float *pred = m->dec.head.out;
-    loss->sum = mse_forward(pred, m->target, m->row_weight, rows, P);
+    pixel_decoder_forward(&m->dec, ps, m->enc.stack.final_ln.out, m->dec_src, B, 1 + m->n_tok);
+    loss->sum = mse_forward(m->dec.head.out, m->target, m->row_weight, rows, P);
     loss->count = (double)B * (np - m->n_keep);
+    return CRATE_OK;
+}
 
+static int mae_forward_backward(objective *o, param_store *ps, const void *batch_ptr, objective_arm *arm,
+                                objective_loss *loss) {
+    mae_state *m = o->state;
+    const image_batch *batch = batch_ptr;
+    int rc = mae_forward(m, ps, batch, loss);
+    if (rc != CRATE_OK) return rc;
+    int B = batch->n, P = m->patch_dim, rows = B * (1 + m->num_patches);
+    const float *pred = m->dec.head.out;
+    const uint8_t *masked = m->encode_all ? m->enc_masked : NULL;
     objective_last_backward(arm);
     memset(m->dpred, 0, (size_t)rows * P * sizeof(float));
     mse_backward(m->dpred, pred, m->target, m->row_weight, rows, P, 1.0f);
@@ -125,6 +142,25 @@ static int mae_forward_backward(objective *o, param_store *ps, const void *batch
     pixel_decoder_backward(&m->dec, ps, m->denc, m->dpred, m->dec_src, B, 1 + m->n_tok, m->scratch);
     image_encoder_backward(&m->enc, ps, m->denc, m->enc_idx, masked, B, m->n_tok, m->scratch);
     return CRATE_OK;
+}
+
+int mae_objective_predict(objective *o, const param_store *ps, const image_batch *batch, float *patches,
+                          uint8_t *visible, objective_loss *loss) {
+    mae_state *m = o->state;
+    int rc = mae_forward(m, ps, batch, loss);
+    int np = m->num_patches, P = m->patch_dim;
+    for (int b = 0; rc == CRATE_OK && b < batch->n; b++)
+        for (int j = 0; j < np; j++) {
+            const float *x = m->patches + ((size_t)b * np + j) * P;
+            const float *y = m->dec.head.out + ((size_t)b * (1 + np) + 1 + j) * P;
+            float *out = patches + ((size_t)b * np + j) * P;
+            visible[(size_t)b * np + j] = m->row_weight[(size_t)b * (1 + np) + 1 + j] == 0.0f;
+            double mean = 0;
+            float rs = 1.0f;
+            if (m->norm_pix) patch_stats(x, P, &mean, &rs);
+            for (int i = 0; i < P; i++) out[i] = (float)(y[i] / rs + mean); /* y = (x − mean)·rs */
+        }
+    return rc;
 }
 
 static double mae_flops(const objective *o) { return ((const mae_state *)o->state)->flops; }

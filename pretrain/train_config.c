@@ -172,6 +172,10 @@ static const config_key train_schema[] = {
     KEY_INT(eval, val_windows, "256", 1, BIG, "text: the first windows of data.val scored (the same every time)"),
     KEY_ENUM(eval, feature, "mean", "cls|mean|cls+mean",
              "image feature: MAE trains its cls token only through reconstruction, so mean pooling tells more"),
+    KEY_INT(eval, whitebox, "0", 0, 100000,
+            "at every eval.every, each layer's R^c, sparsity and R(Z) (crate-analyze's measures) over this many "
+            "first images of data.test or windows of data.val, into metrics.jsonl as "
+            "rc_L, sparsity_L, coding_rate_L (0: off)"),
 
     /* log: progress output. */
     KEY_INT(log, every, "10", 1, BIG, "print and record metrics every this many steps"),
@@ -256,6 +260,9 @@ const char *train_config_objective_name(const train_config *cfg) {
 
 static int check_eval(const train_config *cfg, const config_sources *src) {
     int text = train_config_is_text(cfg);
+    if (cfg->eval.whitebox > 0 && cfg->eval.every == 0)
+        return crate_fail(CRATE_EINPUT, "eval.whitebox = %lld (%s) is measured at every eval.every, which is 0: set "
+                          "eval.every too", (long long)cfg->eval.whitebox, config_where(src, "eval.whitebox"));
     if (cfg->eval.every == 0 || (text ? cfg->data.val[0] : cfg->data.test[0])) return CRATE_OK;
     if (text)
         return crate_fail(CRATE_EINPUT, "eval.every = %lld (%s) needs held-out text: set data.val (the val folder "

@@ -112,7 +112,7 @@ typedef struct {
 } train_checkpoint_config;
 
 typedef struct {
-    int64_t every, train_samples, test_samples, knn, val_windows;
+    int64_t every, train_samples, test_samples, knn, val_windows, whitebox;
     int feature; /* enum feature_kind (pretrain/frozen_encoder.h): cls, mean, cls+mean */
 } train_eval_config;
 

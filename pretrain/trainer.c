@@ -21,6 +21,7 @@
 #include "pretrain/objective.h"
 #include "pretrain/stop_signal.h"
 #include "pretrain/weight_import.h"
+#include "pretrain/whitebox_monitor.h"
 #include "src/ckpt/checkpoint.h"
 #include "src/dist/dp_optim.h"
 #include "src/error.h"
@@ -47,6 +48,7 @@ struct trainer {
     int64_t first_step; /* steps already done (restored from a checkpoint) */
     double flops_per_step; /* Σ over ranks and micro-steps of the objective's FLOPs */
     int local_batch, micro_batch, micro_steps;
+    whitebox_monitor whitebox; /* eval.whitebox, open on rank 0 */
 };
 
 int trainer_threads(int64_t requested, const comm_info *comm) {
@@ -219,6 +221,7 @@ int trainer_setup(trainer **out, const train_config *cfg, const config_sources *
     openblas_set_num_threads(threads);
     int rc = split_batch(t, src);
     if (rc == CRATE_OK) rc = build_model(t, src, make);
+    if (rc == CRATE_OK) rc = comm_agree_message(comm, whitebox_monitor_open(&t->whitebox, cfg, comm->rank));
     if (rc == CRATE_OK && comm->rank == 0 && (rc = fs_mkdir_p(t->run_dir)) != CRATE_OK)
         rc = crate_fail_context(rc, "%s: run.dir", config_where(src, "run.dir"));
     /* Before anything in the folder is read or changed (resume sets damaged
@@ -301,13 +304,19 @@ static int report(trainer *t, progress *p, int64_t step, double lr, double norm)
     return metrics_write_json(t->metrics, &r);
 }
 
+/* The objective's evaluation, then (rank 0) eval.whitebox on the weights it
+ * evaluates: the teacher if the objective keeps one. */
 static int evaluate(trainer *t, int64_t done) {
     double start = fs_now();
     objective_eval ev = {0};
     int rc = t->obj->ops->evaluate(t->obj, &t->ps, t->comm, &ev);
-    if (rc != CRATE_OK || t->comm->rank != 0) return rc;
-    printf("eval step %lld | %s (%.1f s)\n", (long long)done, ev.summary, fs_now() - start);
-    return metrics_write_eval(t->metrics, done, &ev.values, fs_now() - start);
+    if (rc == CRATE_OK && t->comm->rank == 0) {
+        printf("eval step %lld | %s (%.1f s)\n", (long long)done, ev.summary, fs_now() - start);
+        rc = metrics_write_eval(t->metrics, done, &ev.values, fs_now() - start);
+        if (rc == CRATE_OK)
+            rc = whitebox_monitor_report(&t->whitebox, t->obj->teacher ? t->obj->teacher : &t->ps, done, t->metrics);
+    }
+    return comm_agree_message(t->comm, rc);
 }
 
 static int save(trainer *t, int64_t done) {
@@ -418,6 +427,7 @@ void trainer_destroy(trainer *t) {
     if (!t) return;
     batch_source_close(t->source);
     objective_destroy(t->obj);
+    whitebox_monitor_close(&t->whitebox);
     param_store_free(&t->ps);
     dp_optimizer_free(&t->opt);
     grad_sync_free(&t->sync);

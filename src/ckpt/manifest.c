@@ -483,6 +483,24 @@ const ckpt_file_entry *ckpt_manifest_file(const ckpt_manifest *m, const char *na
     return NULL;
 }
 
+const ckpt_tensor *ckpt_manifest_tensor(const ckpt_manifest *m, const char *name) {
+    for (int i = 0; i < m->ntensors; i++)
+        if (strcmp(m->tensors[i].name, name) == 0) return &m->tensors[i];
+    return NULL;
+}
+
+int ckpt_manifest_copy_tensors(const ckpt_manifest *m, const float *vec, param_store *ps, int *lacking) {
+    for (int id = 0; id < ps->count; id++) {
+        const param_tensor *t = &ps->tensors[id];
+        const ckpt_tensor *src = ckpt_manifest_tensor(m, t->name);
+        *lacking = !src;
+        if (!src || src->ndim != t->ndim || memcmp(src->shape, t->shape, (size_t)t->ndim * sizeof t->shape[0]))
+            return id;
+        memcpy(param_data(ps, id), vec + src->offset, t->numel * sizeof(float));
+    }
+    return -1;
+}
+
 /* The checksum line, if the text ends with one (*sealed), checked against
  * the text before it. */
 static int check_checksum(const char *text, size_t len, const char *where, int *sealed) {

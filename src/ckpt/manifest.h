@@ -88,6 +88,14 @@ ckpt_range ckpt_manifest_range(const ckpt_manifest *m, int s, int r);
 int ckpt_manifest_section(const ckpt_manifest *m, const char *name);
 /* The attached file called name, or NULL. */
 const ckpt_file_entry *ckpt_manifest_file(const ckpt_manifest *m, const char *name);
+/* The tensor called name in m's tensor table, or NULL. */
+const ckpt_tensor *ckpt_manifest_tensor(const ckpt_manifest *m, const char *name);
+/* Copies every tensor of ps by name from vec, a section's values laid out as
+ * m's tensor table says (offsets were checked against the total when m was
+ * parsed). Returns −1 when all were copied, else the id in ps of the first
+ * tensor that m lacks (*lacking = 1) or holds in another shape (*lacking =
+ * 0); the tensors before it are copied. */
+int ckpt_manifest_copy_tensors(const ckpt_manifest *m, const float *vec, param_store *ps, int *lacking);
 
 /* The manifest as YAML text (malloc'd, *len bytes); NULL with the message set. */
 char *ckpt_manifest_emit(const ckpt_manifest *m, size_t *len);

@@ -52,6 +52,15 @@ int metrics_write_json(FILE *out, const metrics_record *r) {
     return end_line(out);
 }
 
+int metrics_write_layers(FILE *out, int64_t step, const char *const *names, int nnames, const double *value,
+                         int layers, const char *count_key, int count, double seconds) {
+    fprintf(out, "{\"step\":%lld", (long long)step);
+    for (int k = 0; k < nnames; k++)
+        for (int l = 0; l < layers; l++) fprintf(out, ",\"%s_%d\":%.9g", names[k], l + 1, value[k * layers + l]);
+    fprintf(out, ",\"%s\":%d,\"eval_s\":%.3g", count_key, count, seconds);
+    return end_line(out);
+}
+
 int metrics_write_eval(FILE *out, int64_t step, const metrics_values *v, double seconds) {
     fprintf(out, "{\"step\":%lld", (long long)step);
     write_values(out, v);

@@ -34,6 +34,10 @@ void metrics_print_progress(FILE *out, const metrics_record *r, const char *samp
 int metrics_write_json(FILE *out, const metrics_record *r);
 /* {"step":N,"<key>":x,...,"eval_s":s}: an evaluation's line (eval.every). */
 int metrics_write_eval(FILE *out, int64_t step, const metrics_values *v, double seconds);
+/* {"step":N,"<name_0>_1":x,…,"<name_0>_L":x,"<name_1>_1":…,"<count_key>":count,"eval_s":s}: per-layer
+ * values (eval.whitebox), value[k·layers + l] that of names[k] at layer l + 1. */
+int metrics_write_layers(FILE *out, int64_t step, const char *const *names, int nnames, const double *value,
+                         int layers, const char *count_key, int count, double seconds);
 /* "1h02m03s", "4m05s", "12s" */
 void metrics_format_duration(char *buf, size_t cap, double seconds);
 

@@ -94,6 +94,19 @@ int param_store_find(const param_store *ps, const char *name) {
     return -1;
 }
 
+int param_store_copy_by_name(param_store *dst, const param_store *src, int *lacking) {
+    for (int id = 0; id < dst->count; id++) {
+        const param_tensor *t = &dst->tensors[id];
+        int from = param_store_find(src, t->name);
+        *lacking = from < 0;
+        if (from < 0 || src->tensors[from].ndim != t->ndim ||
+            memcmp(src->tensors[from].shape, t->shape, (size_t)t->ndim * sizeof t->shape[0]))
+            return id;
+        memcpy(param_data(dst, id), param_data(src, from), t->numel * sizeof(float));
+    }
+    return -1;
+}
+
 size_t param_store_count(const param_store *ps) {
     size_t n = 0;
     for (int i = 0; i < ps->count; i++) n += ps->tensors[i].numel;

@@ -86,6 +86,11 @@ static inline float *param_grad(const param_store *ps, int id) { return ps->grad
 
 /* Id of the tensor with this name, or -1. */
 int param_store_find(const param_store *ps, const char *name);
+/* Copies every tensor of dst from the tensor of src with its name. Returns
+ * −1 when all were copied, else the id in dst of the first tensor src lacks
+ * (*lacking = 1) or holds in another shape (*lacking = 0); the tensors
+ * before it are copied. */
+int param_store_copy_by_name(param_store *dst, const param_store *src, int *lacking);
 
 /* Sum of numel over tensors (the model's parameter count, without padding). */
 size_t param_store_count(const param_store *ps);
