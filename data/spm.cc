@@ -11,12 +11,15 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 extern "C" {
+#include "data/spm_charsmap.h"
 #include "src/error.h"
 }
 
@@ -184,6 +187,10 @@ int spm_train_iter(spm_model **out, spm_next_fn next, void *ctx, const spm_train
 int spm_load_file(spm_model **out, const char *path) {
     *out = nullptr;
     return guarded("loading", [&]() -> int {
+        std::ifstream f(path, std::ios::binary); // an unreadable file: Load below says so
+        std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+        if (f && spm_check_charsmaps(bytes.data(), bytes.size()) != CRATE_OK)
+            return crate_fail_context(CRATE_EINPUT, "%s", path);
         std::string what = std::string("the model '") + path + "'";
         return load_model(out, what.c_str(), [&](sentencepiece::SentencePieceProcessor &sp) { return sp.Load(path); });
     });
@@ -191,6 +198,8 @@ int spm_load_file(spm_model **out, const char *path) {
 
 int spm_load_bytes(spm_model **out, const void *bytes, size_t len) {
     *out = nullptr;
+    int rc = spm_check_charsmaps(bytes, len);
+    if (rc != CRATE_OK) return rc;
     return guarded("loading", [&]() -> int {
         return load_model(out, "a model from bytes", [&](sentencepiece::SentencePieceProcessor &sp) {
             return sp.LoadFromSerializedProto(std::string_view(static_cast<const char *>(bytes), len));
