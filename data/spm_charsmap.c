@@ -61,10 +61,10 @@ static int charsmap_ok(const uint8_t *blob, size_t len) {
     if ((size_t)t >= len - 4 || t % 4) return 0;
     const uint8_t *array = blob + 4, *strings = array + t;
     uint64_t n = t / 4, size = len - 4 - t;
-    if (size == 0 || strings[size - 1] != 0) return 0;
+    if (n == 0 || size == 0 || strings[size - 1] != 0) return 0;
     for (uint64_t i = 0; i < n; i++) {
         uint32_t u = unit_at(array, i);
-        if (u >> 31) {
+        if ((u >> 31) && i > 0) { /* unit 0 is the root, followed as a node whatever its bits */
             if ((u & 0x7fffffffu) >= size) return 0;
             continue;
         }
@@ -75,7 +75,9 @@ static int charsmap_ok(const uint8_t *blob, size_t len) {
     return 1;
 }
 
-/* Every precompiled_charsmap (field 2) of one NormalizerSpec message. */
+/* Every precompiled_charsmap (field 2) of one NormalizerSpec message; bytes
+ * the scan cannot read to their end (a group, a truncated field) are refused:
+ * the library's parser may still reach a table behind them. */
 static int spec_ok(const uint8_t *msg, size_t len) {
     wire w = {msg, msg + len};
     uint64_t field;
@@ -83,7 +85,7 @@ static int spec_ok(const uint8_t *msg, size_t len) {
     size_t n;
     while (next_field(&w, &field, &bytes, &n))
         if (field == 2 && bytes && !charsmap_ok(bytes, n)) return 0;
-    return 1;
+    return w.p == w.end;
 }
 
 int spm_check_charsmaps(const void *model, size_t len) {
@@ -96,5 +98,9 @@ int spm_check_charsmaps(const void *model, size_t len) {
             return crate_fail(CRATE_EINPUT, "sentencepiece: the model's %s table (precompiled_charsmap) is damaged: "
                               "its lookups would leave the model's bytes; make the tokenizer again (crate-data)",
                               field == 3 ? "normalization" : "denormalization");
+    if (w.p != w.end)
+        return crate_fail(CRATE_EINPUT, "sentencepiece: the model's bytes are not a well-formed protobuf message at "
+                          "byte %zu of %zu (a group, or a truncated field): not a model crate-data wrote",
+                          (size_t)(w.p - (const uint8_t *)model), len);
     return CRATE_OK;
 }

@@ -27,8 +27,11 @@
 extern "C" {
 #endif
 
-/* CRATE_OK, or CRATE_EINPUT naming the spec whose table is damaged. Bytes
- * that are not a well-formed protobuf are left to the library's parser. */
+/* CRATE_OK, or CRATE_EINPUT naming the spec whose table is damaged, or the
+ * byte where the message stops being one the scan can read (a group, a
+ * truncated field: the library's parser might reach a table behind it). The
+ * root unit 0 is checked as a node whatever its bits, and a table needs at
+ * least one unit. */
 int spm_check_charsmaps(const void *model, size_t len);
 
 #ifdef __cplusplus
