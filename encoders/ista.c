@@ -1,7 +1,7 @@
 /* ista.c — the ISTA sparsification step (see ista.h for the math). */
 #include "encoders/ista.h"
 
-#include <cblas.h>
+#include "src/kernels/gemm.h"
 #include <string.h>
 
 #include "src/error.h"
@@ -28,12 +28,12 @@ void ista_forward(ista_layer *l, const param_store *ps, const float *y, int M) {
     const size_t n = (size_t)M * d;
     const float *D = param_data(ps, l->dict);
     const float shift = l->eta * l->lambda;
-    /* R = Y − Y Dᵀ */
+    /* R = Y − Y Dᵀ, in fp32 whatever the precision: Y Dᵀ nearly cancels Y (gemm.h) */
     memcpy(l->resid, y, n * sizeof(float));
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, d, d, -1.0f, y, d, D, d, 1.0f, l->resid, d);
+    gemm_fp32(GEMM_N, GEMM_T, M, d, d, -1.0f, y, d, D, d, 1.0f, l->resid, d);
     /* P = (Y − ηλ) + η R D, then Z⁺ = ReLU(P) in place */
     for (size_t i = 0; i < n; i++) l->out[i] = y[i] - shift;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, d, d, l->eta, l->resid, d, D, d, 1.0f, l->out, d);
+    gemm(GEMM_N, GEMM_N, M, d, d, l->eta, l->resid, d, D, d, 1.0f, l->out, d);
     relu_forward(l->out, l->out, n);
 }
 
@@ -49,13 +49,13 @@ void ista_backward(ista_layer *l, param_store *ps, float *dy, const float *dout,
     memset(dP, 0, n * sizeof(float));
     relu_backward(dP, dout, l->out, n);
     /* dR = η dP Dᵀ */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, d, d, l->eta, dP, d, D, d, 0.0f, dR, d);
+    gemm(GEMM_N, GEMM_T, M, d, d, l->eta, dP, d, D, d, 0.0f, dR, d);
     /* dY += dP + dR − dR D */
     for (size_t i = 0; i < n; i++) dy[i] += dP[i] + dR[i];
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, d, d, -1.0f, dR, d, D, d, 1.0f, dy, d);
+    gemm(GEMM_N, GEMM_N, M, d, d, -1.0f, dR, d, D, d, 1.0f, dy, d);
     /* dD += η Rᵀ dP − dRᵀ Y */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, d, M, l->eta, l->resid, d, dP, d, 1.0f, dD, d);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, d, M, -1.0f, dR, d, y, d, 1.0f, dD, d);
+    gemm(GEMM_T, GEMM_N, d, d, M, l->eta, l->resid, d, dP, d, 1.0f, dD, d);
+    gemm(GEMM_T, GEMM_N, d, d, M, -1.0f, dR, d, y, d, 1.0f, dD, d);
 }
 
 double ista_flops(const ista_layer *l, int M) { return 3.0 * 2.0 * 2.0 * M * (double)l->d * l->d; }

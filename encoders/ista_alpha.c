@@ -1,7 +1,7 @@
 /* ista_alpha.c — the CRATE-α sparse-coding step (see ista_alpha.h for the math). */
 #include "encoders/ista_alpha.h"
 
-#include <cblas.h>
+#include "src/kernels/gemm.h"
 #include <string.h>
 
 #include "src/error.h"
@@ -35,17 +35,17 @@ void ista_alpha_forward(ista_alpha_layer *l, const param_store *ps, const float 
     const float shift = l->eta * l->lambda;
     /* A₁ = ReLU(η Y D − ηλ) */
     for (size_t i = 0; i < mn; i++) l->code1[i] = -shift;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, n, d, l->eta, y, d, D, n, 1.0f, l->code1, n);
+    gemm(GEMM_N, GEMM_N, M, n, d, l->eta, y, d, D, n, 1.0f, l->code1, n);
     relu_forward(l->code1, l->code1, mn);
-    /* R = A₁ Dᵀ − Y */
+    /* R = A₁ Dᵀ − Y, in fp32 whatever the precision: the reconstruction nearly cancels Y (gemm.h) */
     memcpy(l->resid, y, (size_t)M * d * sizeof(float));
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, d, n, 1.0f, l->code1, n, D, n, -1.0f, l->resid, d);
+    gemm_fp32(GEMM_N, GEMM_T, M, d, n, 1.0f, l->code1, n, D, n, -1.0f, l->resid, d);
     /* A₂ = ReLU((A₁ − ηλ) − η R D) */
     for (size_t i = 0; i < mn; i++) l->code2[i] = l->code1[i] - shift;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, n, d, -l->eta, l->resid, d, D, n, 1.0f, l->code2, n);
+    gemm(GEMM_N, GEMM_N, M, n, d, -l->eta, l->resid, d, D, n, 1.0f, l->code2, n);
     relu_forward(l->code2, l->code2, mn);
     /* out = A₂ D₁ᵀ */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, d, n, 1.0f, l->code2, n, D1, n, 0.0f, l->out, d);
+    gemm(GEMM_N, GEMM_T, M, d, n, 1.0f, l->code2, n, D1, n, 0.0f, l->out, d);
 }
 
 size_t ista_alpha_scratch_floats(const ista_alpha_layer *l, int M) { return (size_t)M * (2 * l->n + l->d); }
@@ -58,21 +58,21 @@ void ista_alpha_backward(ista_alpha_layer *l, param_store *ps, float *dy, const 
     float *dD = param_grad(ps, l->dict), *dD1 = param_grad(ps, l->out_dict);
     float *dP2 = scratch, *dP1 = scratch + mn, *dR = scratch + 2 * mn;
     /* dD₁ += doutᵀ A₂;  dP₂ = (dout D₁) ⊙ [A₂ > 0] */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, n, M, 1.0f, dout, d, l->code2, n, 1.0f, dD1, n);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, n, d, 1.0f, dout, d, D1, n, 0.0f, dP2, n);
+    gemm(GEMM_T, GEMM_N, d, n, M, 1.0f, dout, d, l->code2, n, 1.0f, dD1, n);
+    gemm(GEMM_N, GEMM_N, M, n, d, 1.0f, dout, d, D1, n, 0.0f, dP2, n);
     relu_mask(dP2, l->code2, mn);
     /* dR = −η dP₂ Dᵀ;  dD += −η Rᵀ dP₂ */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, d, n, -l->eta, dP2, n, D, n, 0.0f, dR, d);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, n, M, -l->eta, l->resid, d, dP2, n, 1.0f, dD, n);
+    gemm(GEMM_N, GEMM_T, M, d, n, -l->eta, dP2, n, D, n, 0.0f, dR, d);
+    gemm(GEMM_T, GEMM_N, d, n, M, -l->eta, l->resid, d, dP2, n, 1.0f, dD, n);
     /* dP₁ = (dP₂ + dR D) ⊙ [A₁ > 0];  dD += dRᵀ A₁ (R's use of D);  dY −= dR (R's use of Y) */
     memcpy(dP1, dP2, mn * sizeof(float));
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, n, d, 1.0f, dR, d, D, n, 1.0f, dP1, n);
+    gemm(GEMM_N, GEMM_N, M, n, d, 1.0f, dR, d, D, n, 1.0f, dP1, n);
     relu_mask(dP1, l->code1, mn);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, n, M, 1.0f, dR, d, l->code1, n, 1.0f, dD, n);
+    gemm(GEMM_T, GEMM_N, d, n, M, 1.0f, dR, d, l->code1, n, 1.0f, dD, n);
     axpy(dy, -1.0f, dR, (size_t)M * d);
     /* the first step, η Y D: dY += η dP₁ Dᵀ, dD += η Yᵀ dP₁ */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, d, n, l->eta, dP1, n, D, n, 1.0f, dy, d);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, n, M, l->eta, y, d, dP1, n, 1.0f, dD, n);
+    gemm(GEMM_N, GEMM_T, M, d, n, l->eta, dP1, n, D, n, 1.0f, dy, d);
+    gemm(GEMM_T, GEMM_N, d, n, M, l->eta, y, d, dP1, n, 1.0f, dD, n);
 }
 
 double ista_alpha_flops(const ista_alpha_layer *l, int M) { return 3.0 * 4.0 * 2.0 * M * (double)l->d * l->n; }

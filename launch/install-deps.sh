@@ -8,6 +8,7 @@ packages=(
   build-essential cmake pkg-config gzip
   libopenmpi-dev openmpi-bin        # MPI ranks
   libopenblas-openmp-dev            # sgemm; the OpenMP build shares our thread pool
+  libdnnl-dev                       # oneDNN: the faster GEMM backend and bf16 (src/kernels/gemm.h)
   liblz4-dev libyaml-dev            # shards and checkpoints; configs
   libsentencepiece-dev              # the tokenizer (data/spm.h)
   libpng-dev                        # PNG files: crate-views' contact sheets (src/io/png.h)

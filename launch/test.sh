@@ -13,6 +13,11 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 
 "$root/launch/build.sh" "$root/build"
 (cd "$root/build" && ctest --output-on-failure --timeout 600)
+# The default GEMM backend is oneDNN when the build has it (src/kernels/gemm.h):
+# the unit tests (gradient checks, kernels, the models' rank-count and resume
+# agreement) run again on the reference backend, OpenBLAS.
+echo "== the unit tests again on the OpenBLAS GEMM backend (CRATE_GEMM=openblas) =="
+(cd "$root/build" && CRATE_GEMM=openblas ctest --output-on-failure --timeout 600 -L unit)
 
 if [ "${CRATE_SKIP_SANITIZE:-0}" != 1 ]; then
   echo "== the same tests under AddressSanitizer + UndefinedBehaviorSanitizer =="

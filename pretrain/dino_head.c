@@ -15,7 +15,7 @@
  */
 #include "pretrain/dino_head.h"
 
-#include <cblas.h>
+#include "src/kernels/gemm.h"
 #include <math.h>
 #include <string.h>
 
@@ -108,7 +108,7 @@ void dino_head_forward(dino_head *h, const param_store *ps, const float *x, int 
     unit_rows_forward(h->u, h->ynorm, h->fc3.out, M, B);
     unit_rows_forward(h->w_hat, h->v_norm, param_data(ps, h->prototypes), K, B);
     /* z (M,K) = u Ŵᵀ */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, K, B, 1.0f, h->u, B, h->w_hat, B, 0.0f, h->logits, K);
+    gemm(GEMM_N, GEMM_T, M, K, B, 1.0f, h->u, B, h->w_hat, B, 0.0f, h->logits, K);
 }
 
 /* Scratch segments start on 16-float (64-byte) boundaries. */
@@ -130,12 +130,12 @@ void dino_head_backward(dino_head *h, param_store *ps, float *dx, const float *d
         float *da = dh + pad16(nh);                  /* (M, hidden): ∂ of fc2.out, then of fc1.out */
         if (train_prototypes) {
             /* ∂Ŵ = ∂zᵀ u, ∂V += its tangent part / ‖V_k‖ */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, B, M, 1.0f, dlogits, K, h->u, B, 0.0f, dw, B);
+            gemm(GEMM_T, GEMM_N, K, B, M, 1.0f, dlogits, K, h->u, B, 0.0f, dw, B);
             unit_rows_backward(dw, h->w_hat, h->v_norm, K, B);
             axpy(param_grad(ps, h->prototypes), 1.0f, dw, kb);
         }
         /* ∂u = ∂z Ŵ, then ∂y in place */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, B, K, 1.0f, dlogits, K, h->w_hat, B, 0.0f, du, B);
+        gemm(GEMM_N, GEMM_N, M, B, K, 1.0f, dlogits, K, h->w_hat, B, 0.0f, du, B);
         unit_rows_backward(du, h->u, h->ynorm, M, B);
         /* back through fc3, GELU, fc2, GELU, fc1 (each backward accumulates) */
         memset(dh, 0, nh * sizeof(float));

@@ -155,6 +155,14 @@ static const config_key train_schema[] = {
     KEY_FLOAT(dist, bucket_mb, "4", 0.001, 8192, "MiB of gradients per non-blocking allreduce bucket"),
     KEY_BOOL(dist, overlap, "true", "start each bucket's allreduce during backward (false: all after backward)"),
 
+    /* compute: which library runs the GEMMs, at which precision (src/kernels/gemm.h). */
+    KEY_ENUM(compute, gemm, "auto", "auto|openblas|onednn",
+             "GEMM backend: onednn (the fastest here, README Speed), openblas (the reference); auto: "
+             "$CRATE_GEMM if set, else onednn when built"),
+    KEY_ENUM(compute, precision, "auto", "auto|fp32|bf16",
+             "GEMM operands: fp32, or bf16 (onednn only; fp32 accumulation, weights, optimizer and losses); "
+             "auto: $CRATE_PRECISION if set, else fp32"),
+
     /* checkpoint: sharded, checksummed, resumable on any rank count (DESIGN §7). */
     KEY_INT(checkpoint, every, "0", 0, BIG, "save every this many steps (0: only at the end, on a signal or run.stop_after)"),
     KEY_INT(checkpoint, keep_last, "3", 1, 1000000, "committed checkpoints kept; older ones are pruned after a save"),

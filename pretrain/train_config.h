@@ -106,6 +106,11 @@ typedef struct {
 } train_dist_config;
 
 typedef struct {
+    int gemm;      /* enum gemm_backend (src/kernels/gemm.h): auto, openblas, onednn */
+    int precision; /* enum gemm_precision: auto, fp32, bf16 */
+} train_compute_config;
+
+typedef struct {
     int64_t every, keep_last;
     char resume[CONFIG_STRING_MAX];
     int64_t level;
@@ -134,6 +139,7 @@ typedef struct {
     train_optim_config optim;
     train_schedule_config schedule;
     train_dist_config dist;
+    train_compute_config compute;
     train_checkpoint_config checkpoint;
     train_eval_config eval;
     train_log_config log;

@@ -29,6 +29,7 @@
 #include "src/dist/grad_sync.h"
 #include "src/io/metrics.h"
 #include "src/io/run_lock.h"
+#include "src/kernels/gemm.h"
 #include "src/optim/optim.h"
 #include "src/nn/param_init.h"
 #include "src/nn/teacher.h"
@@ -219,7 +220,11 @@ int trainer_setup(trainer **out, const train_config *cfg, const config_sources *
     int threads = trainer_threads(cfg->dist.threads_per_rank, comm);
     omp_set_num_threads(threads);
     openblas_set_num_threads(threads);
-    int rc = split_batch(t, src);
+    int rc = gemm_select((gemm_backend)cfg->compute.gemm, (gemm_precision)cfg->compute.precision);
+    if (rc != CRATE_OK)
+        rc = crate_fail_context(rc, "%s", config_where(src, cfg->compute.precision == GEMM_BF16 ? "compute.precision"
+                                                                                                  : "compute.gemm"));
+    if (rc == CRATE_OK) rc = split_batch(t, src);
     if (rc == CRATE_OK) rc = build_model(t, src, make);
     if (rc == CRATE_OK) rc = comm_agree_message(comm, whitebox_monitor_open(&t->whitebox, cfg, comm->rank));
     if (rc == CRATE_OK && comm->rank == 0 && (rc = fs_mkdir_p(t->run_dir)) != CRATE_OK)
@@ -234,10 +239,11 @@ int trainer_setup(trainer **out, const train_config *cfg, const config_sources *
     if (rc == CRATE_OK) rc = open_metrics(t);
     if (rc == CRATE_OK && comm->rank == 0)
         printf("crate-pretrain: %s objective, %zu parameters, %d ranks x %d threads, batch %lld (%d per rank in %d "
-               "micro-steps), ZeRO-%d, %llu training samples, OpenBLAS core %s, starting at step %lld\n",
+               "micro-steps), ZeRO-%d, %llu training samples, GEMMs %s %s (OpenBLAS core %s), starting at step %lld\n",
                t->obj->ops->name, param_store_count(&t->ps), comm->world, threads,
                (long long)cfg->schedule.global_batch, t->local_batch, t->micro_steps, t->opt.zero,
-               (unsigned long long)t->source->samples, openblas_get_corename(), (long long)t->first_step);
+               (unsigned long long)t->source->samples, gemm_backend_name(gemm_current_backend()),
+               gemm_precision_name(gemm_current_precision()), openblas_get_corename(), (long long)t->first_step);
     return rc;
 }
 

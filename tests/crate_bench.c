@@ -9,9 +9,14 @@
  *   d  causal LM: B=8, T=1024, V=32000, d=768, 12 heads, depth 12 (by name only)
  *   e  masked LM (bert, 15% selected, dense head): c's model and batch
  * A step is forward + backward + gradient norm + AdamW, as in the trainer.
- * GFLOP/s counts the GEMM FLOPs of the step (the objective's count); the
- * sgemm figure is the best of several 2048³ (--sgemm-size) products on the
- * same threads. The last lines are one JSON object per config.
+ * Every config runs once per GEMM backend and precision asked for (--gemm,
+ * --precision; src/kernels/gemm.h), one after the other, so the rows of one
+ * config see the same machine. GFLOP/s counts the GEMM FLOPs of the step (the
+ * objective's count) and is divided by the machine's limit measured first in
+ * the same run, on the same threads, from 2048³ (--limit-size) products:
+ *   fp32 limit = the best of OpenBLAS sgemm and oneDNN's fp32 GEMM,
+ *   bf16 limit = oneDNN's bf16 matmul (operands rounded beforehand).
+ * The last lines are one JSON object per config, backend and precision.
  */
 #include <cblas.h>
 #include <math.h>
@@ -26,6 +31,7 @@
 #include "pretrain/text_data.h"
 #include "src/error.h"
 #include "src/io/fs.h"
+#include "src/kernels/gemm.h"
 #include "src/optim/optim.h"
 #include "src/nn/param_init.h"
 
@@ -104,24 +110,25 @@ static int bench_objective(objective **obj, const bench_config *bc, const train_
     return mae_objective_create(obj, cfg, &shape, bc->batch, ps);
 }
 
-static double sgemm_peak(int n, int reps) {
-    float *a = malloc((size_t)n * n * sizeof(float)), *b = malloc((size_t)n * n * sizeof(float)),
-          *c = malloc((size_t)n * n * sizeof(float));
-    for (size_t i = 0; i < (size_t)n * n; i++) {
-        a[i] = (float)(i % 7) * 0.1f;
-        b[i] = (float)(i % 5) * 0.1f;
-    }
-    double best = 1e30;
-    for (int r = 0; r < reps; r++) {
-        double t0 = fs_now();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-        double t = fs_now() - t0;
-        if (t < best) best = t;
-    }
-    free(a);
-    free(b);
-    free(c);
-    return 2.0 * n * n * (double)n / best / 1e9;
+/* The machine's limits, measured before any config (see the top). */
+typedef struct {
+    double openblas_fp32, onednn_fp32, onednn_bf16; /* GFLOP/s; 0 when not built */
+} bench_limits;
+
+static double limit_of(gemm_backend backend, gemm_precision precision, int n) {
+    if (gemm_select(backend, precision) != CRATE_OK) return 0.0;
+    return gemm_peak_gflops(n, 5);
+}
+
+static void measure_limits(bench_limits *l, int n) {
+    l->openblas_fp32 = limit_of(GEMM_OPENBLAS, GEMM_FP32, n);
+    l->onednn_fp32 = gemm_onednn_built() ? limit_of(GEMM_ONEDNN, GEMM_FP32, n) : 0.0;
+    l->onednn_bf16 = gemm_onednn_built() ? limit_of(GEMM_ONEDNN, GEMM_BF16, n) : 0.0;
+}
+
+static double limit_for(const bench_limits *l, gemm_precision precision) {
+    if (precision == GEMM_BF16) return l->onednn_bf16;
+    return l->openblas_fp32 > l->onednn_fp32 ? l->openblas_fp32 : l->onednn_fp32;
 }
 
 static int run_config(const bench_config *bc, int steps, bench_result *res) {
@@ -174,11 +181,12 @@ static int run_config(const bench_config *bc, int steps, bench_result *res) {
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: crate-bench [--threads N] [--steps N] [--config a|b|c|d|e|B|all] [--sgemm-size N]\n"
+            "usage: crate-bench [--threads N] [--steps N] [--config a|b|c|d|e|B|all]\n"
+            "                   [--gemm openblas|onednn|all] [--precision fp32|bf16|all] [--limit-size N]\n"
             "\n"
-            "Times CRATE-MAE, CRATE-GPT and CRATE-BERT training steps on synthetic images and tokens and the\n"
-            "machine's sgemm peak in the same run, and prints ms/step, images/s or tokens/s, GFLOP/s\n"
-            "and the fraction of the peak.\n"
+            "Times CRATE-MAE, CRATE-GPT and CRATE-BERT training steps on synthetic images and tokens, on each\n"
+            "GEMM backend and precision, next to the machine's limit measured in the same run, and prints\n"
+            "ms/step, images/s or tokens/s, GFLOP/s and the fraction of the limit.\n"
             "  a: B=64, 28x28x1, patch 4, d=192, 3 heads, depth 6, decoder depth 4\n"
             "  b: B=32, 32x32x3, patch 4, d=384, 6 heads, depth 12, decoder depth 4\n"
             "  c: causal LM, B=16, T=256, V=8192, d=384, 6 heads, depth 6\n"
@@ -186,16 +194,22 @@ static void usage(FILE *out) {
             "  e: masked LM (bert, 15%% of the tokens through the MLM head), c's model and batch\n"
             "  B: B=8, 224x224x3, patch 16, d=768, 12 heads, depth 12, decoder depth 12 (CRATE-B MAE;\n"
             "     only when asked for by name)\n"
-            "  --threads N     OpenMP and OpenBLAS threads (default: all cores)\n"
-            "  --steps N       timed steps per config after 2 warm-up steps (default 10)\n"
-            "  --sgemm-size N  the square sgemm used for the peak (default 2048)\n"
-            "The last lines are one JSON object per config.\n"
+            "  --threads N        OpenMP, OpenBLAS and oneDNN threads (default: all cores)\n"
+            "  --steps N          timed steps per row after 2 warm-up steps (default 10)\n"
+            "  --gemm B           backend(s) to time (default all: openblas, and onednn when built)\n"
+            "  --precision P      precision(s) to time (default all: fp32, and bf16 on onednn)\n"
+            "  --limit-size N     the square product the limits are measured with (default 2048)\n"
+            "Limits: fp32 = the best of OpenBLAS sgemm and oneDNN fp32 at N^3; bf16 = oneDNN bf16 matmul.\n"
+            "The last lines are one JSON object per config, backend and precision.\n"
             "OpenBLAS reads OPENBLAS_CORETYPE at load time; the core in use is printed.\n");
 }
 
+/* 1 if the option value v (or "all") names x. */
+static int wanted(const char *v, const char *x) { return !strcmp(v, "all") || !strcmp(v, x); }
+
 int main(int argc, char **argv) {
     int threads = omp_get_num_procs(), steps = 10, size = 2048;
-    const char *which = "all";
+    const char *which = "all", *gemms = "all", *precisions = "all";
     for (int i = 1; i < argc; i++) {
         int has_value = i + 1 < argc;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -207,43 +221,82 @@ int main(int argc, char **argv) {
             steps = atoi(argv[++i]);
         } else if (!strcmp(argv[i], "--config") && has_value) {
             which = argv[++i];
-        } else if (!strcmp(argv[i], "--sgemm-size") && has_value) {
+        } else if (!strcmp(argv[i], "--gemm") && has_value) {
+            gemms = argv[++i];
+        } else if (!strcmp(argv[i], "--precision") && has_value) {
+            precisions = argv[++i];
+        } else if (!strcmp(argv[i], "--limit-size") && has_value) {
             size = atoi(argv[++i]);
         } else {
             fprintf(stderr, "crate-bench: unknown or incomplete option '%s' (see --help)\n", argv[i]);
             return 2;
         }
     }
-    /* 16384² floats are 1 GiB a matrix: the sgemm needs three. */
+    /* 16384² floats are 1 GiB a matrix: the product needs three. */
     if (threads < 1 || steps < 1 || size < 64 || size > 16384) {
-        fprintf(stderr, "crate-bench: --threads, --steps must be >= 1 and --sgemm-size from 64 to 16384\n");
+        fprintf(stderr, "crate-bench: --threads, --steps must be >= 1 and --limit-size from 64 to 16384\n");
+        return 2;
+    }
+    if (!wanted(gemms, "openblas") && !wanted(gemms, "onednn")) {
+        fprintf(stderr, "crate-bench: --gemm must be openblas, onednn or all\n");
+        return 2;
+    }
+    if (!wanted(precisions, "fp32") && !wanted(precisions, "bf16")) {
+        fprintf(stderr, "crate-bench: --precision must be fp32, bf16 or all\n");
+        return 2;
+    }
+    if (!strcmp(gemms, "onednn") && !gemm_onednn_built()) {
+        fprintf(stderr, "crate-bench: --gemm onednn: this build has no oneDNN (install libdnnl-dev, rebuild)\n");
         return 2;
     }
     omp_set_num_threads(threads);
     openblas_set_num_threads(threads);
-    double peak = sgemm_peak(size, 5);
-    printf("OpenBLAS core %s, %d threads: sgemm %d^3 peak %.1f GFLOP/s\n", openblas_get_corename(), threads, size, peak);
-    char json[sizeof CONFIGS / sizeof CONFIGS[0]][512];
-    int njson = 0;
+    bench_limits lim;
+    measure_limits(&lim, size);
+    printf("%d threads, %d^3 products: OpenBLAS (core %s) fp32 %.1f GFLOP/s, oneDNN fp32 %.1f, oneDNN bf16 %.1f\n",
+           threads, size, openblas_get_corename(), lim.openblas_fp32, lim.onednn_fp32, lim.onednn_bf16);
+    /* Rows: (backend, precision) pairs that exist in this build. */
+    static const struct { gemm_backend backend; gemm_precision precision; } ROWS[] = {
+        {GEMM_OPENBLAS, GEMM_FP32}, {GEMM_ONEDNN, GEMM_FP32}, {GEMM_ONEDNN, GEMM_BF16}};
+    char json[3 * sizeof CONFIGS / sizeof CONFIGS[0]][640];
+    int njson = 0, nconfigs = 0;
     for (size_t c = 0; c < sizeof CONFIGS / sizeof CONFIGS[0]; c++) {
         const bench_config *bc = &CONFIGS[c];
         if (strcmp(which, bc->name) && (strcmp(which, "all") || !bc->in_all)) continue;
-        bench_result r = {0, 0, 0, 0};
-        if (run_config(bc, steps, &r) != CRATE_OK) {
-            fprintf(stderr, "crate-bench: config %s: %s\n", bc->name, crate_errmsg());
-            return 1;
+        nconfigs++;
+        for (size_t k = 0; k < sizeof ROWS / sizeof ROWS[0]; k++) {
+            gemm_backend be = ROWS[k].backend;
+            gemm_precision pr = ROWS[k].precision;
+            if (!wanted(gemms, gemm_backend_name(be)) || !wanted(precisions, gemm_precision_name(pr))) continue;
+            if (be == GEMM_ONEDNN && !gemm_onednn_built()) continue;
+            if (gemm_select(be, pr) != CRATE_OK) {
+                fprintf(stderr, "crate-bench: %s %s: %s\n", gemm_backend_name(be), gemm_precision_name(pr),
+                        crate_errmsg());
+                return 2;
+            }
+            bench_result r = {0, 0, 0, 0};
+            if (run_config(bc, steps, &r) != CRATE_OK) {
+                fprintf(stderr, "crate-bench: config %s: %s\n", bc->name, crate_errmsg());
+                return 1;
+            }
+            const char *unit = bc->text ? "tokens" : "images";
+            double limit = limit_for(&lim, pr);
+            printf("config %s %-8s %s (%zu parameters): %.2f ms/step, %.1f %s/s, %.1f GFLOP/s = %.1f%% of the "
+                   "%s limit %.1f\n",
+                   bc->name, gemm_backend_name(be), gemm_precision_name(pr), r.parameters, r.ms_per_step,
+                   r.samples_per_s, unit, r.gflops, 100.0 * r.gflops / limit, gemm_precision_name(pr), limit);
+            snprintf(json[njson++], sizeof json[0],
+                     "{\"config\":\"%s\",\"gemm\":\"%s\",\"precision\":\"%s\",\"threads\":%d,\"ms_per_step\":%.4g,"
+                     "\"%s_per_s\":%.6g,\"gflops\":%.5g,\"limit_gflops\":%.5g,\"fraction_of_limit\":%.4f,"
+                     "\"openblas_fp32_gflops\":%.5g,\"onednn_fp32_gflops\":%.5g,\"onednn_bf16_gflops\":%.5g,"
+                     "\"corename\":\"%s\"}",
+                     bc->name, gemm_backend_name(be), gemm_precision_name(pr), threads, r.ms_per_step, unit,
+                     r.samples_per_s, r.gflops, limit, r.gflops / limit, lim.openblas_fp32, lim.onednn_fp32,
+                     lim.onednn_bf16, openblas_get_corename());
         }
-        const char *unit = bc->text ? "tokens" : "images";
-        printf("config %s (%zu parameters): %.2f ms/step, %.1f %s/s, %.1f GFLOP/s = %.1f%% of sgemm peak\n",
-               bc->name, r.parameters, r.ms_per_step, r.samples_per_s, unit, r.gflops, 100.0 * r.gflops / peak);
-        snprintf(json[njson++], sizeof json[0],
-                 "{\"config\":\"%s\",\"threads\":%d,\"ms_per_step\":%.4g,\"%s_per_s\":%.6g,\"gflops\":%.5g,"
-                 "\"sgemm_gflops\":%.5g,\"fraction_of_peak\":%.4f,\"corename\":\"%s\"}",
-                 bc->name, threads, r.ms_per_step, unit, r.samples_per_s, r.gflops, peak, r.gflops / peak,
-                 openblas_get_corename());
     }
-    if (njson == 0) {
-        fprintf(stderr, "crate-bench: --config must be a, b, c, d, B or all\n");
+    if (nconfigs == 0) {
+        fprintf(stderr, "crate-bench: --config must be a, b, c, d, e, B or all\n");
         return 2;
     }
     for (int i = 0; i < njson; i++) puts(json[i]);

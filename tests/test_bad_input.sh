@@ -12,7 +12,7 @@
 #  [10] mae.mask_ratio = 0 and a patch as large as the image (a loss of 0);
 #  [13] a FIFO as the config (no hang), a 400 KB deeply nested list (fast);
 #  [14] a folder as the config, crate-probe --train-limit -1 and an unknown
-#       option, crate-bench --sgemm-size 99999999.
+#       option, crate-bench --limit-size 99999999.
 set -u
 . "$(dirname "$0")/lib.sh" "$1"
 expect_timeout=60
@@ -88,6 +88,6 @@ expect_2 "[14] crate-probe --train-limit -1" "needs a whole number from 0" \
   "$build/crate-probe" "$tmp/good/ckpt" --train "$tmp/D/train" --test "$tmp/D/test" --train-limit -1
 expect_2 "[14] crate-probe with an unknown option" "unknown option '--tain'" \
   "$build/crate-probe" "$tmp/good/ckpt" --tain "$tmp/D/train" --test "$tmp/D/test"
-expect_2 "[14] crate-bench --sgemm-size 99999999" "sgemm-size from 64 to 16384" \
-  "$build/crate-bench" --sgemm-size 99999999
+expect_2 "[14] crate-bench --limit-size 99999999" "limit-size from 64 to 16384" \
+  "$build/crate-bench" --limit-size 99999999
 finish

@@ -252,7 +252,7 @@ static void test_bad_files(void) {
                 "unknown_key.yaml:3:3: unknown key 'model.dimm' (keys of 'model': dim, heads, head_dim, depth,");
     EXPECT_FAIL(FIXTURE("unknown_section.yaml"), 0, NULL,
                 "unknown_section.yaml:3:1: unknown section 'modle' (sections: run, model, init, objective, mae, classify, "
-                "gpt2, bert, dino, data, optim, schedule, dist, checkpoint, eval, log)");
+                "gpt2, bert, dino, data, optim, schedule, dist, compute, checkpoint, eval, log)");
     EXPECT_FAIL(FIXTURE("wrong_type.yaml"), 0, NULL, "wrong_type.yaml:4:10: model.depth: expected an integer",
                 "got 'six'");
     EXPECT_FAIL(FIXTURE("out_of_range.yaml"), 0, NULL,

@@ -69,7 +69,9 @@ static void check_model(const char *label, image_objective_fn create, int noverr
     model_loss(&f);
     char name[64];
     snprintf(name, sizeof name, "%s", label);
-    CHECK(gradcheck_store(name, &f.ps, f.count, model_loss, &f, 0), "%s: a gradient check failed", label);
+    /* kinked: every model has ISTA's ReLU, and a perturbation of h can cross it (the
+     * augmented classifier's patch_norm_out.weight[2] sits within h of one) */
+    CHECK(gradcheck_store(name, &f.ps, f.count, model_loss, &f, 1), "%s: a gradient check failed", label);
     objective_destroy(f.obj);
     param_store_free(&f.ps);
     config_sources_free(&src);

@@ -1,7 +1,7 @@
 /* knn.c — see knn.h. */
 #include "src/eval/knn.h"
 
-#include <cblas.h>
+#include "src/kernels/gemm.h"
 #include <math.h>
 #include <stdlib.h>
 
@@ -87,7 +87,7 @@ int knn_scores(const probe_split *train, const float *test_X, int n_test, int f,
         const float *Xb = test_X + (size_t)i0 * f;
         inverse_norms(inv_test, Xb, rows, f);
         /* sims (rows,n) = Xb · trainᵀ, the raw inner products */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, n, f, 1.0f, Xb, f, train->X, f, 0.0f,
+        gemm(GEMM_N, GEMM_T, rows, n, f, 1.0f, Xb, f, train->X, f, 0.0f,
                     sims, n);
 #pragma omp parallel for schedule(static)
         for (int r = 0; r < rows; r++) {

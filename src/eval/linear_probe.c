@@ -12,7 +12,7 @@
  */
 #include "src/eval/linear_probe.h"
 
-#include <cblas.h>
+#include "src/kernels/gemm.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,7 +125,7 @@ void linear_probe_free(linear_probe *m) {
 
 void linear_probe_logits(const linear_probe *m, const float *X, int n, float *logits) {
     int f = m->f, C = m->C;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, C, f, 1.0f, X, f, m->W, f, 0.0f, logits, C);
+    gemm(GEMM_N, GEMM_T, n, C, f, 1.0f, X, f, m->W, f, 0.0f, logits, C);
 #pragma omp parallel for schedule(static)
     for (int i = 0; i < n; i++)
         for (int c = 0; c < C; c++) logits[(size_t)i * C + c] += m->b[c];

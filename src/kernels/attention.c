@@ -17,8 +17,9 @@
  * dw, so they run as one OpenMP loop. Causal masking needs no special case in
  * the backward: masked A_ij are exactly 0, so their dS_ij are 0 too.
  *
- * Threads: crate links the OpenMP build of OpenBLAS, which runs a GEMM called
- * from inside an OpenMP parallel region on the calling thread alone, so the
+ * Threads: both GEMM backends (gemm.h) run a product called from inside an
+ * OpenMP parallel region on the calling thread alone (crate links the OpenMP
+ * build of OpenBLAS; oneDNN uses OpenMP itself), in fp32, so the
  * (b,k) loop owns the cores and the large linear GEMMs elsewhere still use
  * all of them. (With the pthread build, each pair's GEMM — N·N·p ≈ 2.5·10⁶ at
  * N = 197, p = 64, above OpenBLAS's threading threshold — went to OpenBLAS's
@@ -27,7 +28,7 @@
 #include "src/kernels/kernels.h"
 #include "src/kernels/dispatch.h"
 
-#include <cblas.h>
+#include "src/kernels/gemm.h"
 #include <math.h>
 
 /* Row softmax of S (N,N) in place; with causal, row i covers j <= i and the
@@ -58,11 +59,9 @@ KERNEL_DISPATCH void attention_forward(float *out, float *att, const float *w, i
             size_t slice = (size_t)b * N * ld + (size_t)k * p;
             const float *W = w + slice;
             float *A = att + ((size_t)b * K + k) * N * N;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, N, p,
-                        scale, W, ld, W, ld, 0.0f, A, N);
+            gemm(GEMM_N, GEMM_T, N, N, p, scale, W, ld, W, ld, 0.0f, A, N);
             attention_softmax(A, N, causal);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, p, N,
-                        1.0f, A, N, W, ld, 0.0f, out + slice, ld);
+            gemm(GEMM_N, GEMM_N, N, p, N, 1.0f, A, N, W, ld, 0.0f, out + slice, ld);
         }
     }
 }
@@ -91,15 +90,11 @@ KERNEL_DISPATCH void attention_backward(float *dw, float *scratch, const float *
             size_t pair = ((size_t)b * K + k) * N * N;
             const float *A = att + pair;
             float *dS = scratch + pair;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, N, p,
-                        1.0f, dO, ld, W, ld, 0.0f, dS, N);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, p, N,
-                        1.0f, A, N, dO, ld, 1.0f, dW, ld);
+            gemm(GEMM_N, GEMM_T, N, N, p, 1.0f, dO, ld, W, ld, 0.0f, dS, N);
+            gemm(GEMM_T, GEMM_N, N, p, N, 1.0f, A, N, dO, ld, 1.0f, dW, ld);
             attention_softmax_backward(dS, A, N);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, p, N,
-                        scale, dS, N, W, ld, 1.0f, dW, ld);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, p, N,
-                        scale, dS, N, W, ld, 1.0f, dW, ld);
+            gemm(GEMM_N, GEMM_N, N, p, N, scale, dS, N, W, ld, 1.0f, dW, ld);
+            gemm(GEMM_T, GEMM_N, N, p, N, scale, dS, N, W, ld, 1.0f, dW, ld);
         }
     }
 }

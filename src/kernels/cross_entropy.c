@@ -39,7 +39,7 @@
 #include "src/kernels/kernels.h"
 #include "src/kernels/dispatch.h"
 
-#include <cblas.h>
+#include "src/kernels/gemm.h"
 #include <math.h>
 
 /* Fixed row ranges of a block for the softmax (see the top). */
@@ -54,7 +54,7 @@ size_t lm_cross_entropy_scratch_floats(int chunk_rows, int V) { return (size_t)c
 /* Z (n,V) = h_blk Eᵀ for the n rows h_blk (n,C) of a block: the one GEMM
  * of a block's forward (the bias is added by the row pass that reads Z). */
 static void ce_block_logits(float *Z, const float *hb, const float *E, int n, int C, int V) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, V, C, 1.0f, hb, C, E, C, 0.0f, Z, V);
+    gemm(GEMM_N, GEMM_T, n, V, C, 1.0f, hb, C, E, C, 0.0f, Z, V);
 }
 
 /* One row: z (V) holds h_i Eᵀ; adds b, returns ℓ_i for target t ≥ 0 and, if
@@ -143,11 +143,11 @@ KERNEL_DISPATCH double lm_cross_entropy(float *dh, float *dE, float *db, const f
         loss += ce_block_softmax(scratch, bias, y + i, n, V, dloss, grads);
         /* dh_blk (n,C) += g E */
         if (dh)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, C, V,
+            gemm(GEMM_N, GEMM_N, n, C, V,
                         1.0f, scratch, V, E, C, 1.0f, dh + (size_t)i * C, C);
         /* dE (V,C) += gᵀ h_blk */
         if (dE)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, C, n,
+            gemm(GEMM_T, GEMM_N, V, C, n,
                         1.0f, scratch, V, hb, C, 1.0f, dE, C);
         if (db) ce_bias_backward(db, scratch, n, V);
         i += n;

@@ -104,7 +104,7 @@ void embedding_backward(float *dwte, float *dwpe, const float *dout, const int32
  * (BERT's 15%) should gather the scored rows first.
  * Determinism: for a fixed chunk_rows the kernel's own sums (row softmax,
  * loss, db) run in a fixed order for any OpenMP thread count, so the result
- * is exactly as thread-independent as cblas_sgemm: the same bits whenever
+ * is exactly as thread-independent as its GEMMs (gemm.h): the same bits whenever
  * the GEMMs run single-threaded (inside a parallel region, or below
  * OpenBLAS's threading threshold); threaded, OpenBLAS 0.3.21 changes the
  * rounding of some products with the thread count, so 1 and 2 threads then

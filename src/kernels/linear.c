@@ -9,7 +9,7 @@
  */
 #include "src/kernels/kernels.h"
 
-#include <cblas.h>
+#include "src/kernels/gemm.h"
 
 /* out[i,:] += b for every row; rows are independent, so split them. */
 static void linear_add_bias(float *out, const float *bias, int M, int OC) {
@@ -22,7 +22,7 @@ static void linear_add_bias(float *out, const float *bias, int M, int OC) {
 
 void linear_forward(float *out, const float *inp, const float *weight, const float *bias,
                     int M, int C, int OC) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, OC, C,
+    gemm(GEMM_N, GEMM_T, M, OC, C,
                 1.0f, inp, C, weight, C, 0.0f, out, OC);
     if (bias) linear_add_bias(out, bias, M, OC);
 }
@@ -39,10 +39,10 @@ static void linear_backward_bias(float *dbias, const float *dout, int M, int OC)
 void linear_backward(float *dinp, float *dweight, float *dbias, const float *dout,
                      const float *inp, const float *weight, int M, int C, int OC) {
     if (dinp)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, C, OC,
+        gemm(GEMM_N, GEMM_N, M, C, OC,
                     1.0f, dout, OC, weight, C, 1.0f, dinp, C);
     if (dweight)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, M,
+        gemm(GEMM_T, GEMM_N, OC, C, M,
                     1.0f, dout, OC, inp, C, 1.0f, dweight, C);
     if (dbias) linear_backward_bias(dbias, dout, M, OC);
 }
