@@ -86,6 +86,7 @@ static void check_model(const char *head_input) {
     char label[64];
     snprintf(label, sizeof label, "dino head_input %s", head_input);
     CHECK(gradcheck_store(label, &f.ps, f.count, model_loss, &f, 1), "%s: a gradient check failed", head_input);
+    CHECK(gradcheck_store_bf16(label, &f.ps, f.count, model_loss, &f), "%s: the bf16 gradient is off", head_input);
     CHECK(!memcmp(teacher0, o->teacher->data, bytes), "forward_backward changed the teacher");
     CHECK(!memcmp(center0, o->buffers->data, buf_bytes), "forward_backward changed the center");
 

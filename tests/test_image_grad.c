@@ -72,6 +72,7 @@ static void check_model(const char *label, image_objective_fn create, int noverr
     /* kinked: every model has ISTA's ReLU, and a perturbation of h can cross it (the
      * augmented classifier's patch_norm_out.weight[2] sits within h of one) */
     CHECK(gradcheck_store(name, &f.ps, f.count, model_loss, &f, 1), "%s: a gradient check failed", label);
+    CHECK(gradcheck_store_bf16(name, &f.ps, f.count, model_loss, &f), "%s: the bf16 gradient is off", label);
     objective_destroy(f.obj);
     param_store_free(&f.ps);
     config_sources_free(&src);

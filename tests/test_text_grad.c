@@ -85,6 +85,7 @@ static void check_model(const char *label, int noverrides, char **overrides) {
     char name[64];
     snprintf(name, sizeof name, "%s %s", bert ? "bert" : "gpt2", label);
     CHECK(gradcheck_store(name, &f.ps, f.count, model_loss, &f, 1), "%s: a gradient check failed", label);
+    CHECK(gradcheck_store_bf16(name, &f.ps, f.count, model_loss, &f), "%s: the bf16 gradient is off", label);
     objective_destroy(f.obj);
     param_store_free(&f.ps);
     config_sources_free(&src);

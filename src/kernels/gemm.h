@@ -28,8 +28,8 @@
  *
  * Selection: gemm_select(GEMM_BACKEND_AUTO, GEMM_PRECISION_AUTO) takes the
  * environment's CRATE_GEMM (openblas|onednn) and CRATE_PRECISION (fp32|bf16)
- * when set (tests run the whole suite under each), else onednn when built and
- * fp32. The training config's compute.gemm and compute.precision name them
+ * when set (launch/test.sh reruns the unit tests under CRATE_GEMM=openblas),
+ * else onednn when built and fp32. The training config's compute.gemm and compute.precision name them
  * explicitly. Never calling gemm_select is the same as selecting auto.
  *
  * Determinism: each backend gives the same bits for the same shapes, threads
