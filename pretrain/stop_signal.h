@@ -15,6 +15,9 @@
  * (EX_TEMPFAIL). launch/crate.sbatch turns it into `scontrol requeue`. */
 #define STOP_SIGNAL_EXIT_REQUEUE 75
 
+/* Call first in main, before any other thread starts (MPI_Init, OpenMP, the
+ * prefetch worker): it blocks the stop signals in the calling thread, which
+ * every later thread inherits, and starts the thread that receives them. */
 void stop_signal_install(void);
 /* The first signal received since install, or 0. */
 int stop_signal_received(void);
