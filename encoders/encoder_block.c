@@ -39,9 +39,13 @@ int encoder_block_alloc(encoder_block *b, arena *a, int B, int N) {
     return b->out ? ista_alpha_alloc(&b->alpha, a, M) : CRATE_EINTERNAL;
 }
 
+void encoder_block_prepare(encoder_block *b, const param_store *ps) {
+    if (b->kind == BLOCK_CRATE) ista_form_gain(&b->ista, ps);
+}
+
 void encoder_block_sparsify(encoder_block *b, const param_store *ps, const float *y, const float *z_half, int M) {
     if (b->kind == BLOCK_CRATE) {
-        ista_forward(&b->ista, ps, y, M);
+        ista_apply(&b->ista, y, M);
         return;
     }
     ista_alpha_forward(&b->alpha, ps, y, M);
@@ -54,6 +58,7 @@ void encoder_block_forward(encoder_block *b, const param_store *ps, const float 
     mssa_forward(&b->mssa, ps, b->ln1.out, B, N);
     add_forward(b->z_half, z, b->mssa.proj_o.out, (size_t)M * b->d);
     ln_layer_forward(&b->ln2, ps, b->z_half, M);
+    encoder_block_prepare(b, ps);
     encoder_block_sparsify(b, ps, b->ln2.out, b->z_half, M);
 }
 

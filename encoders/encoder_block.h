@@ -2,6 +2,7 @@
  * sparsification step, both pre-norm (DESIGN §2). model.block chooses it:
  *   crate:        Z½ = Z + MSSA(LN₁(Z))
  *                 Z⁺ = ISTA(LN₂(Z½)) = ReLU(Y + η(Y − YDᵀ)D − ηλ),  Y = LN₂(Z½)
+ *                 (one GEMM on the gain H = η(D − DᵀD), ista.h)
  *   crate-alpha:  Z½ = Z + MSSA(LN₁(Z))               (O without bias)
  *                 Z⁺ = Z½ + A₂ D₁ᵀ,  A₂ two ISTA steps over an overcomplete D
  *                 (ista_alpha.h)
@@ -41,8 +42,13 @@ size_t encoder_block_scratch_floats(const encoder_block *b, int B, int N);
 /* The sparse code of the last forward, (B·N, *width): Z⁺ itself for crate
  * (width d), A₂ for crate-alpha (width expand·d). */
 const float *encoder_block_code(const encoder_block *b, int *width);
-/* The sparsification step on rows y = LN₂(Z½) (M, d), given Z½ → b->out (Z⁺).
- * The decoding cache runs it on a copy of the block aimed at one-row buffers. */
+/* What the sparsification step derives from the parameters alone (ISTA's
+ * gain H; nothing for crate-alpha), formed by every forward before its
+ * sparsify. The decoding cache forms it once per sequence. */
+void encoder_block_prepare(encoder_block *b, const param_store *ps);
+/* The sparsification step on rows y = LN₂(Z½) (M, d), given Z½ → b->out (Z⁺),
+ * with the block prepared for the current parameters. The decoding cache runs
+ * it on a copy of the block aimed at one-row buffers. */
 void encoder_block_sparsify(encoder_block *b, const param_store *ps, const float *y, const float *z_half, int M);
 
 /* The CRATE encoder: `depth` blocks named <prefix>.<i>, closed by <prefix>.norm. */

@@ -31,7 +31,8 @@ int text_cache_init(text_cache *c, const text_encoder *enc) {
     c->heads = crate_malloc((kp + 1) * sizeof(float), "decoding cache");
     c->scores = crate_malloc((size_t)c->T_max * sizeof(float), "decoding cache");
     c->buf = crate_malloc((4 * wide + 2) * sizeof(float), "decoding cache");
-    if (!c->w || !c->z || !c->x || !c->heads || !c->scores || !c->buf) {
+    c->gains = crate_malloc(((size_t)c->L * c->d * c->d + 1) * sizeof(float), "decoding cache");
+    if (!c->w || !c->z || !c->x || !c->heads || !c->scores || !c->buf || !c->gains) {
         text_cache_free(c);
         return CRATE_EINTERNAL;
     }
@@ -45,6 +46,7 @@ void text_cache_free(text_cache *c) {
     free(c->heads);
     free(c->scores);
     free(c->buf);
+    free(c->gains);
     memset(c, 0, sizeof *c);
 }
 
@@ -72,7 +74,9 @@ static void attend_one(text_cache *c, const float *W, int t, float scale, float 
 
 /* One layer on the row c->z, in place. The layer structs are copied with
  * their activation pointers aimed at one-row buffers, so the training
- * activations are untouched and the forward code is the training code. */
+ * activations are untouched and the forward code is the training code. The
+ * ISTA gain, d³ to form against d² to apply, is formed at the first token of
+ * a sequence into the cache's own copy. */
 static void layer_step(text_cache *c, const param_store *ps, const encoder_block *blk, int layer) {
     int d = c->d, t = c->pos;
     size_t kp = (size_t)c->K * c->p;
@@ -95,12 +99,13 @@ static void layer_step(text_cache *c, const param_store *ps, const encoder_block
     /* Z⁺ into c->z; CRATE-α's two codes of width n ≤ wide take buf's last 2·wide. */
     encoder_block row = *blk;
     row.out = c->z;
-    row.ista.resid = c->x;
+    row.ista.gain = c->gains + (size_t)layer * d * d;
     row.ista.out = c->z;
     row.alpha.resid = c->x;
     row.alpha.code1 = code;
     row.alpha.code2 = code + row.alpha.n;
     row.alpha.out = c->x;
+    if (t == 0) encoder_block_prepare(&row, ps);
     encoder_block_sparsify(&row, ps, y, z_half, 1);
 }
 

@@ -10,7 +10,9 @@
  *   z    = wte[x_t] + wpe[t]
  *   per layer:  x̃ = LN₁(z),  w_t = x̃ Uᵀ  (appended to the cache)
  *               a_j = softmax_{j ≤ t}(w_t,k · w_j,k / √p),  h_k = Σ_j a_j w_j,k   for every head k
- *               z½ = z + [h_1 … h_K] Oᵀ + b_O,   z = ReLU(y + η(y − yDᵀ)D − ηλ),  y = LN₂(z½)
+ *               z½ = z + [h_1 … h_K] Oᵀ + b_O,   z = ReLU(y + y H − ηλ),  y = LN₂(z½)
+ *               (H = η(D − DᵀD), ista.h: formed at position 0, so the
+ *               parameters must not change between a reset and the steps after it)
  *   h    = LN(z) or z (final norm off),   logits = h wteᵀ
  *
  * which is row t of the full causal forward (tested against it). The layers'
@@ -29,6 +31,7 @@ typedef struct {
     int T_max, pos, K, p, L, d;
     float *w;        /* (L, T_max, K·p): the cached projections */
     float *z, *x, *heads, *scores, *buf; /* one-row work buffers */
+    float *gains;    /* (L, d, d): each layer's ISTA gain for this sequence */
 } text_cache;
 
 int text_cache_init(text_cache *c, const text_encoder *enc);

@@ -18,7 +18,7 @@
  *             everything outside the GEMMs (master weights, AdamW, LayerNorm
  *             statistics, softmax, losses, reductions) stay fp32. gemm_fp32
  *             keeps a product in fp32 where bf16 operands would lose it: ISTA's
- *             residual Y − Y·Dᵀ nearly cancels (D ≈ I), so bf16 rounding of Y
+ *             gain η(D − DᵀD) nearly cancels (D ≈ I), so bf16 rounding of D
  *             (2⁻⁹ relative) would be the whole result.
  *             GEMMs called inside an OpenMP parallel region (attention's
  *             per-head loop, the probes' per-thread rows) stay fp32 too: they
