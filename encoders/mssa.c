@@ -46,12 +46,12 @@ void mssa_backward(mssa_layer *l, param_store *ps, float *dx, const float *dout,
     float *dheads = scratch, *dw = scratch + width, *att_scratch = scratch + 2 * width;
     memset(scratch, 0, 2 * width * sizeof(float));
     linear_layer_backward(&l->proj_o, ps, dheads, dout, l->heads, M);
-    attention_backward(dw, att_scratch, dheads, l->proj_u.out, l->att, B, N, l->K, l->p, l->scale);
+    attention_backward(dw, att_scratch, dheads, l->proj_u.out, l->att, B, N, l->K, l->p, l->scale, l->causal);
     linear_layer_backward(&l->proj_u, ps, dx, dw, x, M);
 }
 
 double mssa_flops(const mssa_layer *l, int B, int N) {
     int M = B * N;
     return linear_layer_flops(&l->proj_u, M) + linear_layer_flops(&l->proj_o, M) +
-           3.0 * 2.0 * 2.0 * B * l->K * (double)N * N * l->p;
+           attention_flops(B, N, l->K, l->p, l->causal);
 }

@@ -8,6 +8,8 @@
  * central differences. Sizes are tiny so every entry is probed.
  */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "src/kernels/kernels.h"
@@ -136,51 +138,57 @@ static void test_layernorm(void) {
     }
 }
 
-/* ---- attention core: w (B,N,K·p), att (B,K,N,N) */
-enum { AT_B = 2, AT_N = 5, AT_K = 2, AT_P = 3, AT_W = AT_B * AT_N * AT_K * AT_P,
-       AT_A = AT_B * AT_K * AT_N * AT_N };
+/* ---- attention core: w (B,N,K·p), att (B,K,N,N). N = 5 is one block of
+ * attention.c's row cut; N = 70 is a full block and a partial one, so the
+ * mirrored scores and the causal block products are differentiated too. */
+enum { AT_B = 2, AT_NMAX = 70, AT_K = 2, AT_P = 3, AT_W = AT_B * AT_NMAX * AT_K * AT_P,
+       AT_A = AT_B * AT_K * AT_NMAX * AT_NMAX };
 static struct {
-    float w[AT_W], out[AT_W], att[AT_A], probe[AT_W];
+    float w[AT_W], out[AT_W], att[AT_A], probe[AT_W], scratch[AT_A];
     float scale;
-    int causal;
+    int causal, N;
 } at;
 
 static double attention_loss(void *ctx) {
-    attention_forward(at.out, at.att, at.w, AT_B, AT_N, AT_K, AT_P, at.scale, at.causal);
-    return gradcheck_probe_dot(at.out, at.probe, AT_W);
+    (void)ctx;
+    attention_forward(at.out, at.att, at.w, AT_B, at.N, AT_K, AT_P, at.scale, at.causal);
+    return gradcheck_probe_dot(at.out, at.probe, (size_t)AT_B * at.N * AT_K * AT_P);
 }
 
-static void test_attention_grad(int causal) {
+static void test_attention_grad(int causal, int N) {
+    const size_t nw = (size_t)AT_B * N * AT_K * AT_P;
     at.scale = 1.0f / sqrtf((float)AT_P);
     at.causal = causal;
-    gradcheck_fill(at.w, AT_W, 21, 1.5f);
-    gradcheck_fill(at.probe, AT_W, 22, 1.0f);
+    at.N = N;
+    gradcheck_fill(at.w, nw, 21, 1.5f);
+    gradcheck_fill(at.probe, nw, 22, 1.0f);
     attention_loss(NULL);
-    float dw[AT_W] = {0}, scratch[AT_A];
-    attention_backward(dw, scratch, at.probe, at.w, at.att, AT_B, AT_N, AT_K, AT_P, at.scale);
+    static float dw[AT_W], dw2[AT_W];
+    memset(dw, 0, sizeof dw);
+    attention_backward(dw, at.scratch, at.probe, at.w, at.att, AT_B, N, AT_K, AT_P, at.scale, causal);
 
-    CHECK(gradcheck_tensor(causal ? "attention dw (causal)" : "attention dw", at.w, dw, AT_W,
-                           attention_loss, NULL, GC_H, GC_RTOL, GC_ATOL, GC_PROBES),
-          "attention dw, causal %d", causal);
+    char name[64];
+    snprintf(name, sizeof name, "attention dw%s, N = %d", causal ? " (causal)" : "", N);
+    CHECK(gradcheck_tensor(name, at.w, dw, nw, attention_loss, NULL, GC_H, GC_RTOL, GC_ATOL, GC_PROBES), "%s",
+          name);
 
     attention_loss(NULL);
-    float dw2[AT_W];
     memcpy(dw2, dw, sizeof dw);
-    attention_backward(dw2, scratch, at.probe, at.w, at.att, AT_B, AT_N, AT_K, AT_P, at.scale);
-    CHECK(gradcheck_is_doubled(dw, dw2, AT_W), "attention backward does not accumulate, causal %d", causal);
+    attention_backward(dw2, at.scratch, at.probe, at.w, at.att, AT_B, N, AT_K, AT_P, at.scale, causal);
+    CHECK(gradcheck_is_doubled(dw, dw2, nw), "attention backward does not accumulate: %s", name);
 }
 
 /* out and att of the kernel against softmax(scale·W Wᵀ)·W in double. */
 static double attention_naive_err(const float *w, const float *out, const float *att, int B,
                                   int N, int K, int p, float scale, int causal) {
-    double worst = 0.0;
+    double worst = 0.0, *s = malloc((size_t)N * sizeof(double));
     for (int b = 0; b < B; b++)
         for (int k = 0; k < K; k++) {
             const float *W = w + (size_t)b * N * K * p + (size_t)k * p;
             const float *O = out + (size_t)b * N * K * p + (size_t)k * p;
             const float *A = att + ((size_t)b * K + k) * N * N;
             for (int i = 0; i < N; i++) {
-                double s[64], mx = -INFINITY, sum = 0.0;
+                double mx = -INFINITY, sum = 0.0;
                 int len = causal ? i + 1 : N;
                 for (int j = 0; j < len; j++) {
                     s[j] = 0.0;
@@ -200,24 +208,42 @@ static double attention_naive_err(const float *w, const float *out, const float 
                 }
             }
         }
+    free(s);
     return worst;
 }
 
-static void test_attention_forward(int causal) {
-    enum { B = 2, N = 7, K = 3, P = 4, NW = B * N * K * P };
-    float w[NW], out[NW], att[B * K * N * N];
+/* N = 7: one block; N = 150: two full blocks and a partial one. */
+static void test_attention_forward(int causal, int N) {
+    enum { B = 2, K = 3, P = 4 };
+    const size_t nw = (size_t)B * N * K * P;
+    float *w = malloc(nw * sizeof(float)), *out = malloc(nw * sizeof(float)),
+          *att = malloc((size_t)B * K * N * N * sizeof(float));
     float scale = 1.0f / sqrtf((float)P);
-    gradcheck_fill(w, NW, 31, 2.0f);
+    gradcheck_fill(w, nw, 31, 2.0f);
     attention_forward(out, att, w, B, N, K, P, scale, causal);
     double err = attention_naive_err(w, out, att, B, N, K, P, scale, causal);
-    CHECK(err < 1e-5, "attention forward vs naive (causal %d): max err %g", causal, err);
+    CHECK(err < 1e-5, "attention forward vs naive (causal %d, N = %d): max err %g", causal, N, err);
 
     /* Scores of ~10⁴ overflow expf unless the row max is subtracted first. */
-    gradcheck_fill(w, NW, 32, 100.0f);
+    gradcheck_fill(w, nw, 32, 100.0f);
     attention_forward(out, att, w, B, N, K, P, scale, causal);
     int finite = 1;
-    for (int i = 0; i < NW; i++) finite &= isfinite(out[i]);
-    CHECK(finite, "attention forward not finite for large scores (causal %d)", causal);
+    for (size_t i = 0; i < nw; i++) finite &= isfinite(out[i]);
+    CHECK(finite, "attention forward not finite for large scores (causal %d, N = %d)", causal, N);
+    free(w), free(out), free(att);
+}
+
+/* The FLOPs counted are the products run, per (b,k) pair 2·p times: within
+ * one block the bidirectional kernel runs 5 N×N products (dS + dSᵀ is one),
+ * the causal one 6; at four blocks each product of the causal kernel and the
+ * scores of the bidirectional one cover only the lower block triangle. */
+static void test_attention_flops(void) {
+    double pair = 2.0 * 64;
+    CHECK(attention_flops(1, 64, 1, 64, 0) == pair * 5 * 64 * 64, "one bidirectional block");
+    CHECK(attention_flops(1, 64, 1, 64, 1) == pair * 6 * 64 * 64, "one causal block");
+    double tri = 64.0 * (64 + 128 + 192 + 256);
+    CHECK(attention_flops(2, 256, 3, 64, 1) == 6 * pair * 6 * tri, "causal T = 256");
+    CHECK(attention_flops(2, 256, 3, 64, 0) == 6 * pair * (tri + 4 * 256.0 * 256), "bidirectional T = 256");
 }
 
 /* ---- relu */
@@ -315,10 +341,13 @@ static void test_mse(void) {
 int main(void) {
     test_linear();
     test_layernorm();
-    test_attention_forward(0);
-    test_attention_forward(1);
-    test_attention_grad(0);
-    test_attention_grad(1);
+    for (int causal = 0; causal < 2; causal++) {
+        test_attention_forward(causal, 7);
+        test_attention_forward(causal, 150);
+        test_attention_grad(causal, 5);
+        test_attention_grad(causal, 70);
+    }
+    test_attention_flops();
     test_relu();
     test_add_axpy();
     test_mse();

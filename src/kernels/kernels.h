@@ -39,9 +39,12 @@ void attention_forward(float *out, float *att, const float *w, int B, int N, int
                        float scale, int causal);
 /* dw (B,N,K·p) += the three contributions of W (value, query and key roles):
  *   dW += Aᵀ dOut + (dS + dSᵀ) W · scale,  dS = A ⊙ (dA − rowsum(dA ⊙ A)),  dA = dOut Wᵀ
- * scratch holds B·K·N·N floats. */
+ * scratch holds B·K·N·N floats; causal as in the forward. */
 void attention_backward(float *dw, float *scratch, const float *dout, const float *w,
-                        const float *att, int B, int N, int K, int p, float scale);
+                        const float *att, int B, int N, int K, int p, float scale, int causal);
+/* Training FLOPs of forward + backward as executed: the symmetric scores'
+ * lower block triangle, and with causal every product's (attention.c). */
+double attention_flops(int B, int N, int K, int p, int causal);
 
 /* ---- elementwise */
 void relu_forward(float *out, const float *inp, size_t n);
