@@ -152,7 +152,7 @@ static const config_key train_schema[] = {
     /* dist: how each MPI rank uses its cores (DESIGN §9). */
     KEY_INT(dist, threads_per_rank, "0", 0, 4096, "compute threads per rank; 0 means the node's cores / its ranks"),
     KEY_INT(dist, zero, "0", 0, 1, "1: shard AdamW state across ranks (ZeRO-1: reduce to owners, update own range, allgather)"),
-    KEY_FLOAT(dist, bucket_mb, "4", 0.001, 8192, "MiB of gradients per non-blocking allreduce bucket"),
+    KEY_FLOAT(dist, bucket_mb, "4", 0.001, 8192, "MiB of gradients per non-blocking allreduce bucket (at most; at least 8 buckets)"),
     KEY_BOOL(dist, overlap, "true", "start each bucket's allreduce during backward (false: all after backward)"),
 
     /* compute: which library runs the GEMMs, at which precision (src/kernels/gemm.h). */

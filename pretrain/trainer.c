@@ -298,12 +298,14 @@ static int report(trainer *t, progress *p, int64_t step, double lr, double norm)
         .samples_per_s = (double)cfg->schedule.global_batch * t->source->units_per_sample *
                          (double)p->window_steps / window,
         .ms_per_step = ms, .comm_wait_ms = 1e3 * t->sync.wait_s / (double)p->window_steps,
+        .comm_early = t->sync.floats_synced > 0 ? t->sync.floats_early / t->sync.floats_synced : -1.0,
         .gflops = t->flops_per_step / (ms * 1e6), .elapsed_s = now - p->start,
         .eta_s = (double)(cfg->schedule.steps - step - 1) * (now - p->start) / steps_here, .extra = &extra,
     };
     p->loss_sum = 0;
     p->window_steps = 0;
     t->sync.wait_s = 0;
+    t->sync.floats_synced = t->sync.floats_early = 0;
     p->window_start = now;
     if (t->comm->rank != 0) return CRATE_OK;
     metrics_print_progress(stdout, &r, t->source->unit);

@@ -1,13 +1,16 @@
 /* grad_sync.h — summing gradients across ranks while backward still runs
  * (DESIGN §9).
  *
- * The flat gradient buffer is cut into buckets of about `bucket` floats taken
- * from its END, because backward finalises gradients from the end of the
- * buffer towards its start (params.h). While backward runs, the model reports
- * through param_store_grads_final_from that the tail [x, total) is final; every
- * bucket lying wholly inside that tail is launched at once as a non-blocking
- * collective, and all outstanding requests are tested so Open MPI (which has
- * no progress thread) moves their data while the next layer computes.
+ * The flat gradient buffer is cut into buckets of about `bucket` floats
+ * (dist.bucket_mb, but at least 8 buckets) taken from its END, because
+ * backward finalises gradients from the end of the buffer towards its start
+ * (params.h). While backward runs, the model reports through
+ * param_store_grads_final_from that the tail [x, total) is final; every bucket
+ * lying wholly inside that tail is launched at once as a non-blocking
+ * collective. Open MPI (no progress thread) moves their data only inside MPI
+ * calls, so the outstanding requests are tested there and after every GEMM of
+ * backward (gemm_set_progress): a layer's backward is a handful of products,
+ * and a test between layers only would leave the wire idle through them.
  * grad_sync_finish launches what is left (the first layers) and waits.
  *
  *   replicated (zero = 0): bucket [a, b)  → MPI_Iallreduce in place: every rank
@@ -19,6 +22,9 @@
  * or reduce-scatter would; the sums are left UNSCALED (the optimizer scales).
  * With overlap off, every bucket is launched only in grad_sync_finish: the
  * same arithmetic with all communication exposed, for measuring the overlap.
+ * How much of it the overlap hides is measured, not assumed: grad_sync_finish
+ * (called when backward has ended) first counts the floats whose collective
+ * has already completed, before it launches or waits for anything.
  *
  * The rule for several backward passes per step (DESIGN §5): arm only before
  * the LAST one, because a bucket's floats must not change once launched.
@@ -43,7 +49,11 @@ typedef struct {
     float *grad;
     void *requests;              /* MPI_Request[max_requests] */
     int nrequests, max_requests;
+    int *counts;                 /* floats of each request */
+    int *indices;                /* MPI_Testsome's output (max_requests) */
     double wait_s;               /* seconds blocked in grad_sync_finish, summed since the last reset */
+    double floats_synced;        /* gradient floats summed, since the last reset */
+    double floats_early;         /* of them, those whose collective completed before backward ended */
     float *sent, *received;      /* CRATE_CHECK_GRAD_SYNC: snapshot at launch, sums (total floats each) */
 } grad_sync;
 

@@ -48,6 +48,7 @@ int metrics_write_json(FILE *out, const metrics_record *r) {
             "\"ms_per_step\":%.6g,\"comm_wait_ms\":%.6g,\"gflops\":%.6g,\"elapsed_s\":%.6g",
             (long long)r->step, r->loss, r->lr, r->grad_norm, r->samples_per_s, r->ms_per_step, r->comm_wait_ms,
             r->gflops, r->elapsed_s);
+    if (r->comm_early >= 0) fprintf(out, ",\"comm_early\":%.4g", r->comm_early);
     write_values(out, r->extra);
     return end_line(out);
 }

@@ -23,6 +23,7 @@ typedef struct {
     double loss, lr, grad_norm;
     double samples_per_s, ms_per_step, gflops;
     double comm_wait_ms; /* per step: blocked waiting for the gradient sums */
+    double comm_early;   /* share of gradient floats summed before backward ended; < 0: one rank (not written) */
     double elapsed_s, eta_s;
     const metrics_values *extra; /* NULL or more "key":value pairs for the JSON line */
 } metrics_record;

@@ -98,6 +98,16 @@ gemm_precision gemm_current_precision(void) {
     return g_precision;
 }
 
+/* The progress hook (gemm.h): set and cleared outside parallel regions, run
+ * after a product only by a thread outside them, the one that set it. */
+static gemm_progress_fn g_progress;
+static void *g_progress_ctx;
+
+void gemm_set_progress(gemm_progress_fn fn, void *ctx) {
+    g_progress = fn;
+    g_progress_ctx = ctx;
+}
+
 static void gemm_run(int allow_bf16, gemm_trans ta, gemm_trans tb, int M, int N, int K, float alpha,
                      const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
@@ -117,14 +127,20 @@ static void gemm_run(int allow_bf16, gemm_trans ta, gemm_trans tb, int M, int N,
     gemm_openblas(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
+static void after_product(void) {
+    if (g_progress && !omp_in_parallel()) g_progress(g_progress_ctx);
+}
+
 void gemm(gemm_trans ta, gemm_trans tb, int M, int N, int K, float alpha, const float *A, int lda,
           const float *B, int ldb, float beta, float *C, int ldc) {
     gemm_run(1, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    after_product();
 }
 
 void gemm_fp32(gemm_trans ta, gemm_trans tb, int M, int N, int K, float alpha, const float *A, int lda,
                const float *B, int ldb, float beta, float *C, int ldc) {
     gemm_run(0, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    after_product();
 }
 
 double gemm_peak_gflops(int n, int reps) {

@@ -1,8 +1,9 @@
 /* gemm.h — the one entry point of every matrix product in crate's models.
  *
  * Implements: gemm, gemm_fp32 (C = α·op(A)·op(B) + β·C, row-major, BLAS
- * argument order), gemm_select (the process's backend and precision) and
- * the names of both for logs and benchmarks.
+ * argument order), gemm_select (the process's backend and precision), the
+ * names of both for logs and benchmarks, and a progress hook run between
+ * products (gemm_set_progress).
  *
  * Backends (chosen once per process, before the first product):
  *   openblas  cblas_sgemm, always built: the reference.
@@ -55,6 +56,15 @@ void gemm(gemm_trans ta, gemm_trans tb, int M, int N, int K, float alpha, const 
 /* The same product with fp32 operands whatever the precision. */
 void gemm_fp32(gemm_trans ta, gemm_trans tb, int M, int N, int K, float alpha, const float *A, int lda,
                const float *B, int ldb, float beta, float *C, int ldc);
+
+/* A function run after every product made outside OpenMP parallel regions
+ * until it is replaced or cleared (fn = NULL): the gradient sync tests its
+ * collectives there, because Open MPI moves a non-blocking allreduce's data
+ * only inside MPI calls, and backward's long layers would otherwise leave it
+ * idle for tens of milliseconds (dist/grad_sync.h). Set it outside parallel
+ * regions. */
+typedef void (*gemm_progress_fn)(void *ctx);
+void gemm_set_progress(gemm_progress_fn fn, void *ctx);
 
 /* Choose the backend and precision for the rest of the process (AUTO: see
  * above). Fails (CRATE_EINPUT, message set) for onednn in a build without it,
